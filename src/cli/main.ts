@@ -1,0 +1,61 @@
+/**
+ * The `switchboard` command line. The only place that touches process.stdout, stderr and
+ * exit codes: 0 success, 1 invalid input or failure, 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { validateConfig } from '../validate/validate.js';
+import { processSecretSource } from '../config/secrets.js';
+import { countBySeverity, plural, renderDiagnosticsText, useColour } from './output.js';
+
+export const EXIT_OK = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_USAGE = 2;
+
+export interface CliIo {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('switchboard')
+    .description('Config as code for a CTI/presence server: validate, plan and apply YAML configuration.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  program
+    .command('validate')
+    .description('check a configuration tree and report every problem as FILE:LINE:COL diagnostics')
+    .argument('[dir]', 'configuration directory or file', '.')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((dir: string, opts: { format: 'text' | 'json' }) => {
+      const result = validateConfig(dir, { secrets: processSecretSource(io.env, io.cwd), cwd: io.cwd });
+      const { errors, warnings } = countBySeverity(result.diagnostics);
+      const files = result.tree.texts.size;
+      if (opts.format === 'json') {
+        io.stdout.write(
+          `${JSON.stringify({ valid: result.ok, summary: { files, resources: result.state.resources.length, errors, warnings }, diagnostics: result.diagnostics }, null, 2)}\n`,
+        );
+      } else {
+        const text = renderDiagnosticsText(result.diagnostics, useColour(io.stderr));
+        if (text) io.stderr.write(`${text}\n`);
+        const summary = `${result.ok ? 'valid' : 'invalid'}: ${plural(files, 'file')}, ${plural(result.state.resources.length, 'resource')}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
+        (result.ok ? io.stdout : io.stderr).write(`${summary}\n`);
+      }
+      exitCode = result.ok ? EXIT_OK : EXIT_INVALID;
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
+    }
+    io.stderr.write(`switchboard: internal error: ${(e as Error).message}\n`);
+    return EXIT_INVALID;
+  }
+  return exitCode;
+}

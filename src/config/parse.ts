@@ -1,0 +1,229 @@
+/**
+ * Parsing one configuration file into resources, with diagnostics instead of exceptions.
+ *
+ * Design note — two parsers. Validation must be fast on large trees (10,000 users), and the
+ * `yaml` package, which knows node positions, is about ten times slower than js-yaml. So a
+ * file is parsed with js-yaml (YAML 1.2 core schema, duplicate keys rejected) when it can be,
+ * and with `yaml` only when js-yaml refuses it (to report every syntax error with its
+ * position) or when the file uses anchors/aliases (which `yaml` expands under a limit, so a
+ * "billion laughs" file is refused instead of exhausting memory). Positions for diagnostics
+ * are computed afterwards, only for files that have some (see positions.ts).
+ *
+ * Pure: takes the file's text, does no I/O.
+ */
+import jsYaml from 'js-yaml';
+import * as YAML from 'yaml';
+import { error, warning, type NodePath, type PendingDiagnostic, type SourceRef } from '../diagnostics.js';
+import { isKindName, KIND_NAMES, scopeKey, type KindName } from '../model/kinds.js';
+import { didYouMean } from '../util/suggest.js';
+
+export const API_VERSION = 'switchboard/v1';
+
+/** The most alias expansions a file may cause; beyond it the file is refused. */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * A resource as written in a file, before validation.
+ * `body` holds its fields (scope key included, envelope removed); `source` locates it.
+ */
+export interface SourceResource {
+  readonly kind: KindName;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly source: SourceRef;
+  /** Set when the scope key (`company`/`domain`) came from the list document, not the item. */
+  readonly inheritedScope?: 'company' | 'domain';
+}
+
+export interface ParsedFile {
+  readonly resources: readonly SourceResource[];
+  readonly diagnostics: readonly PendingDiagnostic[];
+}
+
+// An anchor (&a) or alias (*a) token: a conservative test, false positives only cost speed.
+const ANCHOR_OR_ALIAS = /(^|[\s[{,:-])[&*][^\s,[\]{}]/m;
+
+export function parseFile(file: string, text: string): ParsedFile {
+  const diagnostics: PendingDiagnostic[] = [];
+  const values = parseDocuments(file, text, diagnostics);
+  const resources: SourceResource[] = [];
+  values.forEach((value, doc) => {
+    if (value !== SKIP) documentResources(file, doc, value, resources, diagnostics);
+  });
+  return { resources, diagnostics };
+}
+
+const SKIP = Symbol('skip');
+
+function parseDocuments(file: string, text: string, diagnostics: PendingDiagnostic[]): unknown[] {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (!ANCHOR_OR_ALIAS.test(text)) {
+    try {
+      return jsYaml.loadAll(text, undefined, { schema: jsYaml.CORE_SCHEMA, filename: file });
+    } catch {
+      // fall through: the slower parser reports every error with its position
+    }
+  }
+  return parseWithPositions(file, text, diagnostics);
+}
+
+function parseWithPositions(file: string, text: string, diagnostics: PendingDiagnostic[]): unknown[] {
+  const lineCounter = new YAML.LineCounter();
+  const docs = YAML.parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [];
+  const at = (offset: number) => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  return list.map((d, i) => {
+    for (const e of d.errors) diagnostics.push({ severity: 'error', code: yamlCode(e.code), message: yamlMessage(e), at: { file, doc: i, path: [] }, ...at(e.pos[0]) });
+    for (const w of d.warnings) diagnostics.push({ severity: 'warning', code: 'yaml-warning', message: w.message.split('\n')[0]!, at: { file, doc: i, path: [] }, ...at(w.pos[0]) });
+    if (d.errors.length > 0) return SKIP;
+    let value: unknown;
+    try {
+      value = d.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      diagnostics.push(
+        error(
+          'yaml-alias-limit',
+          `document expands more than ${MAX_ALIAS_COUNT} aliases (a resource-exhaustion pattern such as "billion laughs"); write the values out or use fewer aliases`,
+          { file, doc: i, path: [] },
+        ),
+      );
+      return SKIP;
+    }
+    const cyclePath = findCycle(value);
+    if (cyclePath) {
+      diagnostics.push(error('yaml-recursive-alias', 'an alias refers to a node that contains it (a recursive structure); remove the recursive alias', { file, doc: i, path: cyclePath }));
+      return SKIP;
+    }
+    return value;
+  });
+}
+
+function yamlCode(code: string): string {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'yaml-duplicate-key';
+    case 'TAB_AS_INDENT':
+      return 'yaml-tab';
+    default:
+      return 'yaml-syntax';
+  }
+}
+
+function yamlMessage(e: YAML.YAMLError): string {
+  const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  if (e.code === 'DUPLICATE_KEY') return `${first}: remove or rename the duplicate key`;
+  if (e.code === 'TAB_AS_INDENT') return `${first}: indent with spaces`;
+  return first;
+}
+
+function findCycle(value: unknown, ancestors = new Set<object>(), path: (string | number)[] = []): NodePath | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (ancestors.has(value)) return path;
+  ancestors.add(value);
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
+  for (const [k, v] of entries) {
+    const found = findCycle(v, ancestors, [...path, k]);
+    if (found) return found;
+  }
+  ancestors.delete(value);
+  return undefined;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
+}
+
+function documentResources(file: string, doc: number, value: unknown, out: SourceResource[], diagnostics: PendingDiagnostic[]): void {
+  if (value === null || value === undefined) return; // an empty document
+  const at = (path: NodePath): SourceRef => ({ file, doc, path });
+  if (!isPlainObject(value)) {
+    diagnostics.push(error('document-not-mapping', `a document must be a mapping with apiVersion and kind, found ${describe(value)}`, at([])));
+    return;
+  }
+  let ok = true;
+  if (!('apiVersion' in value)) {
+    diagnostics.push(error('missing-api-version', `document has no apiVersion: add 'apiVersion: ${API_VERSION}'`, at([])));
+    ok = false;
+  } else if (value.apiVersion !== API_VERSION) {
+    diagnostics.push(error('api-version', `unsupported apiVersion '${String(value.apiVersion)}': use '${API_VERSION}'`, at(['apiVersion'])));
+    ok = false;
+  }
+  const kind = value.kind;
+  if (!('kind' in value)) {
+    diagnostics.push(error('missing-kind', `document has no kind: add 'kind:' with one of ${KIND_NAMES.join(', ')}`, at([])));
+    return;
+  }
+  if (!isKindName(kind)) {
+    diagnostics.push(
+      error('unknown-kind', `unknown kind '${String(kind)}'.${didYouMean(String(kind), KIND_NAMES) || ` Known kinds: ${KIND_NAMES.join(', ')}.`}`, at(['kind'])),
+    );
+    return;
+  }
+  if (!ok) return;
+  const scope = scopeKey(kind);
+  if (!('items' in value)) {
+    const { apiVersion: _a, kind: _k, ...body } = value;
+    out.push({ kind, body, source: at([]) });
+    return;
+  }
+  const items = value.items;
+  for (const key of Object.keys(value)) {
+    if (key === 'apiVersion' || key === 'kind' || key === 'items' || key === scope) continue;
+    diagnostics.push(
+      error(
+        'list-document-field',
+        `field '${key}' is not allowed beside 'items' in a list document; a list document holds only apiVersion, kind, ${scope ? `${scope}, ` : ''}and items: move '${key}' into each item`,
+        at([key]),
+        true,
+      ),
+    );
+  }
+  if (!Array.isArray(items)) {
+    diagnostics.push(error('items-not-list', `'items' must be a list of ${kind} resources, found ${describe(items)}`, at(['items'])));
+    return;
+  }
+  const docScope = scope ? value[scope] : undefined;
+  items.forEach((item, j) => {
+    if (!isPlainObject(item)) {
+      diagnostics.push(error('item-not-mapping', `each item must be a mapping of ${kind} fields, found ${describe(item)}`, at(['items', j])));
+      return;
+    }
+    if (scope && docScope !== undefined && scope in item) {
+      if (item[scope] !== docScope) {
+        diagnostics.push(
+          error(
+            'scope-conflict',
+            `item says ${scope} '${String(item[scope])}' but its list document says '${String(docScope)}': remove it from the item or move the item to another document`,
+            at(['items', j, scope]),
+          ),
+        );
+        return;
+      }
+      out.push({ kind, body: item, source: at(['items', j]) });
+    } else if (scope && docScope !== undefined) {
+      out.push({ kind, body: { [scope]: docScope, ...item }, source: at(['items', j]), inheritedScope: scope });
+    } else {
+      out.push({ kind, body: item, source: at(['items', j]) });
+    }
+  });
+}
+
+/**
+ * Where a field of a resource is written: inside the resource, or — for a scope key
+ * inherited from a list document — at the document level.
+ */
+export function fieldRef(resource: Pick<SourceResource, 'source' | 'inheritedScope'>, path: NodePath): SourceRef {
+  const { source } = resource;
+  if (resource.inheritedScope !== undefined && path[0] === resource.inheritedScope) {
+    return { file: source.file, doc: source.doc, path };
+  }
+  return { file: source.file, doc: source.doc, path: [...source.path, ...path] };
+}

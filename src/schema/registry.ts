@@ -1,0 +1,274 @@
+/**
+ * The JSON Schemas in `schemas/` compiled with ajv: validation of one resource body, with
+ * every ajv error turned into a readable problem at a path, and the paths of its secret
+ * fields (the `x-secret` keyword).
+ *
+ * The schemas are the single source of truth for fields; nothing here restates them.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction, AnySchemaObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { KIND_NAMES, type KindName } from '../model/kinds.js';
+import type { NodePath } from '../diagnostics.js';
+import { didYouMean } from '../util/suggest.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/** The directory holding `<Kind>.schema.json`, next to `src/` and `dist/`. */
+export const SCHEMA_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
+
+export const SCHEMA_ID_BASE = 'https://switchboard.dev/schemas/v1/';
+
+/** A schema violation at a path inside the resource body. */
+export interface SchemaProblem {
+  readonly code: string;
+  readonly message: string;
+  readonly path: NodePath;
+  /** Point at the key (unknown fields) rather than the value. */
+  readonly key?: boolean;
+}
+
+export interface SchemaResult {
+  readonly problems: readonly SchemaProblem[];
+  /** Paths of the secret-marked string values present in the body. */
+  readonly secrets: readonly NodePath[];
+}
+
+export interface SchemaRegistry {
+  validate(kind: KindName, body: unknown): SchemaResult;
+  schema(kind: KindName): AnySchemaObject;
+}
+
+let collector: string[] | undefined;
+
+let shared: SchemaRegistry | undefined;
+
+/** The registry for the schemas shipped with Switchboard (compiled once per process). */
+export function schemaRegistry(): SchemaRegistry {
+  shared ??= createSchemaRegistry(SCHEMA_DIR);
+  return shared;
+}
+
+export function readSchemas(dir: string): Map<string, AnySchemaObject> {
+  const out = new Map<string, AnySchemaObject>();
+  for (const f of readdirSync(dir).sort()) {
+    if (f.endsWith('.schema.json')) out.set(f, JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AnySchemaObject);
+  }
+  return out;
+}
+
+export function createAjv(): Ajv2020 {
+  const ajv = new Ajv2020({ strict: true, allErrors: true, discriminator: true, allowUnionTypes: true });
+  addFormats(ajv, ['email', 'uri']);
+  ajv.addKeyword({
+    keyword: 'x-secret',
+    schemaType: 'boolean',
+    errors: false,
+    validate: (schemaValue: boolean, _data: unknown, _parent: unknown, cxt?: { instancePath: string }) => {
+      if (schemaValue && collector && cxt) collector.push(cxt.instancePath);
+      return true;
+    },
+  });
+  ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
+  return ajv;
+}
+
+export function createSchemaRegistry(dir: string): SchemaRegistry {
+  const ajv = createAjv();
+  const schemas = readSchemas(dir);
+  for (const [f, s] of schemas) if (f !== 'plan.schema.json') ajv.addSchema(s);
+  const validators = new Map<KindName, ValidateFunction>();
+  const get = (kind: KindName): ValidateFunction => {
+    let v = validators.get(kind);
+    if (!v) {
+      v = ajv.getSchema(`${SCHEMA_ID_BASE}${kind}.schema.json`);
+      if (!v) throw new Error(`no schema for kind ${kind} in ${dir}`);
+      validators.set(kind, v);
+    }
+    return v;
+  };
+  for (const k of KIND_NAMES) get(k);
+  return {
+    schema: (kind) => get(kind).schema as AnySchemaObject,
+    validate(kind, body) {
+      const v = get(kind);
+      const found: string[] = [];
+      collector = found;
+      let ok: boolean;
+      try {
+        ok = v(body) as boolean;
+      } finally {
+        collector = undefined;
+      }
+      const secrets = [...new Set(found)].map(pointerToPath);
+      return { problems: ok ? [] : explain(kind, v.errors ?? [], new Set(found)), secrets };
+    },
+  };
+}
+
+function pointerToPath(pointer: string): NodePath {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+}
+
+function fieldName(kind: string, path: NodePath): string {
+  if (path.length === 0) return kind;
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
+  return s;
+}
+
+const show = (v: unknown) => (typeof v === 'string' ? `'${v.length > 60 ? `${v.slice(0, 57)}...` : v}'` : JSON.stringify(v));
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a number';
+  return `a ${typeof v}`;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string (quote it if it looks like a number)',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+  null: 'null',
+};
+
+function firstSentence(s: unknown): string {
+  if (typeof s !== 'string') return '';
+  const m = /^[^.\n]*[.\n]?/.exec(s);
+  return (m ? m[0] : s).trim().replace(/\.$/, '');
+}
+
+/** Turn ajv's errors into one readable problem each, dropping the noise of combinators. */
+function explain(kind: string, errors: readonly ErrorObject[], secretPointers: ReadonlySet<string>): SchemaProblem[] {
+  const out: SchemaProblem[] = [];
+  const seen = new Set<string>();
+  const specific = errors.filter((e) => !['oneOf', 'anyOf', 'if', 'then', 'else'].includes(e.keyword));
+  const list = specific.length > 0 ? specific : errors;
+  for (const e of list) {
+    const p = explainOne(kind, e, secretPointers);
+    if (!p) continue;
+    const k = `${p.code} ${p.path.join('.')} ${p.message}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(p);
+  }
+  return out;
+}
+
+function explainOne(kind: string, e: ErrorObject, secretPointers: ReadonlySet<string>): SchemaProblem | undefined {
+  const path = pointerToPath(e.instancePath);
+  const where = fieldName(kind, path);
+  const secret = secretPointers.has(e.instancePath) || (e.parentSchema as AnySchemaObject | undefined)?.['x-secret'] === true;
+  const value = secret ? '(sensitive value)' : show(e.data);
+  const parent = e.parentSchema as AnySchemaObject | undefined;
+  const hint = firstSentence(parent?.description);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const name = String(params.additionalProperty);
+      const known = Object.keys((parent?.properties as object | undefined) ?? {});
+      const suggestion = didYouMean(name, known);
+      return {
+        code: 'unknown-field',
+        message: `unknown field '${name}' in ${where}.${suggestion || (known.length ? ` Allowed fields: ${known.join(', ')}.` : '')}`,
+        path: [...path, name],
+        key: true,
+      };
+    }
+    case 'required': {
+      const name = String(params.missingProperty);
+      const desc = firstSentence((parent?.properties as Record<string, AnySchemaObject> | undefined)?.[name]?.description);
+      return { code: 'missing-field', message: `${where} is missing required field '${name}'${desc ? ` (${desc})` : ''}: add it`, path };
+    }
+    case 'type': {
+      const want = String(params.type)
+        .split(',')
+        .map((t) => TYPE_WORDS[t] ?? t)
+        .join(' or ');
+      return { code: 'wrong-type', message: `${where} must be ${want}, found ${typeOf(e.data)}`, path };
+    }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      return {
+        code: 'invalid-value',
+        message: `${where}: ${value} is not allowed; expected one of ${allowed.join(', ')}.${secret ? '' : didYouMean(String(e.data), allowed)}`,
+        path,
+      };
+    }
+    case 'const':
+      return { code: 'invalid-value', message: `${where} must be ${show(params.allowedValue)}, found ${value}`, path };
+    case 'discriminator': {
+      const tag = String(params.tag);
+      const values = ((parent?.oneOf as AnySchemaObject[] | undefined) ?? [])
+        .map((b) => (b.properties as Record<string, AnySchemaObject> | undefined)?.[tag]?.const ?? resolveLocalConst(parent, b, tag))
+        .filter((v): v is string => typeof v === 'string');
+      if (params.error === 'tag' && (e.data as Record<string, unknown> | null)?.[tag] === undefined) {
+        return { code: 'missing-field', message: `${where} is missing required field '${tag}': set it to one of ${values.join(', ')}`, path };
+      }
+      const got = (e.data as Record<string, unknown> | null)?.[tag];
+      return {
+        code: 'invalid-value',
+        message: `${where}.${tag}: ${show(got)} is not allowed; expected one of ${values.join(', ')}.${didYouMean(String(got), values)}`,
+        path: [...path, tag],
+      };
+    }
+    case 'pattern':
+      return { code: 'invalid-format', message: `${where}: ${value} does not match the expected form${hint ? ` (${hint})` : ''}: pattern ${String(params.pattern)}`, path };
+    case 'format':
+      return { code: 'invalid-format', message: `${where}: ${value} is not a valid ${String(params.format)}`, path };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return { code: 'out-of-range', message: `${where} must be ${String(params.comparison)} ${String(params.limit)}, found ${value}`, path };
+    case 'minLength':
+      return { code: 'out-of-range', message: params.limit === 1 ? `${where} must not be empty` : `${where} must be at least ${String(params.limit)} characters long`, path };
+    case 'maxLength':
+      return { code: 'out-of-range', message: `${where} must be at most ${String(params.limit)} characters long`, path };
+    case 'minItems':
+      return { code: 'out-of-range', message: `${where} must have at least ${String(params.limit)} item(s)`, path };
+    case 'maxItems':
+      return { code: 'out-of-range', message: `${where} must have at most ${String(params.limit)} item(s)`, path };
+    case 'uniqueItems':
+      return { code: 'duplicate-item', message: `${where} lists the same value twice (items ${String(params.j)} and ${String(params.i)}): remove the duplicate`, path: [...path, Number(params.i)] };
+    case 'minProperties':
+    case 'maxProperties': {
+      const keys = Object.keys((parent?.properties as object | undefined) ?? {});
+      const n = params.limit;
+      return {
+        code: 'invalid-value',
+        message: `${where} must have ${e.keyword === 'minProperties' ? 'at least' : 'at most'} ${String(n)} field(s)${keys.length ? `: one of ${keys.join(', ')}` : ''}`,
+        path,
+      };
+    }
+    case 'dependentRequired':
+      return { code: 'missing-field', message: `${where}: '${String(params.property)}' requires '${String(params.missingProperty)}'`, path };
+    case 'not':
+      return { code: 'invalid-value', message: `${where}: ${hint || 'value is not allowed here'}`, path };
+    case 'oneOf':
+    case 'anyOf':
+      return { code: 'invalid-value', message: `${where} matches none of the allowed forms${hint ? ` (${hint})` : ''}`, path };
+    default:
+      return { code: 'schema', message: `${where} ${e.message ?? 'is invalid'}`, path };
+  }
+}
+
+function resolveLocalConst(parent: AnySchemaObject | undefined, branch: AnySchemaObject, tag: string): unknown {
+  const ref = branch.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/$defs/')) return undefined;
+  const def = (parent?.$defs as Record<string, AnySchemaObject> | undefined)?.[ref.slice('#/$defs/'.length)];
+  return (def?.properties as Record<string, AnySchemaObject> | undefined)?.[tag]?.const;
+}

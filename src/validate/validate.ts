@@ -1,0 +1,117 @@
+/**
+ * Validation in layers — YAML syntax, document envelope, schema, secrets, then rules across
+ * resources — collecting every problem in one run. Produces the desired state made of the
+ * resources that passed their schema, and located diagnostics.
+ */
+import { error, hasErrors, warning, type Diagnostic, type NodePath, type PendingDiagnostic } from '../diagnostics.js';
+import { fieldRef, type SourceResource } from '../config/parse.js';
+import { locate } from '../config/positions.js';
+import { parseSecretReference, type SecretSource } from '../config/secrets.js';
+import { loadTree, type LoadedTree } from '../config/tree.js';
+import { kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
+import { getPath, type DesiredState, type Resource } from '../model/resource.js';
+import { schemaRegistry, type SchemaRegistry } from '../schema/registry.js';
+import { checkRules } from './rules.js';
+
+export interface ValidateOptions {
+  readonly secrets: SecretSource;
+  readonly registry?: SchemaRegistry;
+}
+
+export interface ValidationResult {
+  readonly state: DesiredState;
+  readonly diagnostics: readonly Diagnostic[];
+  /** No error (warnings allowed). */
+  readonly ok: boolean;
+}
+
+/** Validate an already-loaded tree. */
+export function validateTree(tree: LoadedTree, options: ValidateOptions): ValidationResult {
+  const pending: PendingDiagnostic[] = [...tree.diagnostics];
+  const state = buildState(tree.resources, options, pending);
+  checkRules(state.state, state.known, pending);
+  return { state: state.state, diagnostics: locate(pending, tree.texts), ok: !hasErrors(pending) };
+}
+
+/** Load and validate the configuration under `root` (a directory or a single file). */
+export function validateConfig(root: string, options: ValidateOptions & { cwd?: string }): ValidationResult & { tree: LoadedTree } {
+  const tree = loadTree(root, { cwd: options.cwd });
+  return { ...validateTree(tree, options), tree };
+}
+
+/** Ids of every resource whose identity could be read, valid or not: references to them are not "unresolved". */
+export type KnownIds = ReadonlyMap<KindName, ReadonlySet<string>>;
+
+function buildState(sources: readonly SourceResource[], options: ValidateOptions, pending: PendingDiagnostic[]): { state: DesiredState; known: KnownIds } {
+  const registry = options.registry ?? schemaRegistry();
+  const byKind = new Map<KindName, Map<string, Resource>>(KIND_NAMES.map((k) => [k, new Map()]));
+  const known = new Map<KindName, Set<string>>(KIND_NAMES.map((k) => [k, new Set()]));
+  const firstSeen = new Map<string, SourceResource>();
+  const resources: Resource[] = [];
+  for (const src of sources) {
+    const { problems, secrets } = registry.validate(src.kind, src.body);
+    for (const p of problems) pending.push({ severity: 'error', code: p.code, message: p.message, at: fieldRef(src, p.path), key: p.key });
+    const id = kindInfo(src.kind).id(src.body);
+    if (id === undefined) continue;
+    const seenKey = `${src.kind}\u0000${id}`;
+    const first = firstSeen.get(seenKey);
+    if (first) {
+      pending.push({
+        ...error('duplicate-id', `${src.kind} '${id}' is declared twice (identified by ${kindInfo(src.kind).identity.join(' + ')}): remove or rename one`, src.source),
+        related: { label: 'first declared', at: first.source },
+      });
+      continue;
+    }
+    firstSeen.set(seenKey, src);
+    known.get(src.kind)!.add(id);
+    if (problems.length > 0) continue;
+    // A resource whose secret cannot be resolved stays in the state (with the reference
+    // unresolved) so that it still counts for references, extensions and licences.
+    const body = resolveSecrets(src, secrets, options.secrets, pending);
+    const r: Resource = { kind: src.kind, id, body, secrets, source: src.source, ...(src.inheritedScope ? { inheritedScope: src.inheritedScope } : {}) };
+    byKind.get(src.kind)!.set(id, r);
+    resources.push(r);
+  }
+  return { state: { resources, byKind }, known };
+}
+
+/** A copy of the body with secret references replaced by their values (missing ones reported and left as written). */
+function resolveSecrets(src: SourceResource, paths: readonly NodePath[], source: SecretSource, pending: PendingDiagnostic[]): Record<string, unknown> {
+  if (paths.length === 0) return src.body as Record<string, unknown>;
+  const body = structuredClone(src.body) as Record<string, unknown>;
+  for (const path of paths) {
+    const value = getPath(body, path);
+    if (typeof value !== 'string' || value === '') continue;
+    const at = fieldRef(src, path);
+    const ref = parseSecretReference(value);
+    if (ref === undefined) {
+      pending.push(warning('secret-literal', `'${path.join('.')}' holds a literal secret that will be committed with the configuration: use \${env:NAME} or \${file:relative/path}`, at));
+      continue;
+    }
+    let resolved: string | undefined;
+    if (ref.source === 'invalid') {
+      pending.push(error('secret-reference', `invalid secret reference in '${path.join('.')}': ${ref.reason}`, at));
+      continue;
+    } else if (ref.source === 'env') {
+      resolved = source.env(ref.name);
+      if (resolved === undefined) {
+        pending.push(error('secret-env-missing', `environment variable ${ref.name} is not set (needed by '${path.join('.')}'): export it before running switchboard`, at));
+        continue;
+      }
+    } else {
+      resolved = source.file(src.source.file, ref.path);
+      if (resolved === undefined) {
+        pending.push(error('secret-file-missing', `secret file '${ref.path}' (relative to this YAML file) cannot be read (needed by '${path.join('.')}'): create it or fix the path`, at));
+        continue;
+      }
+    }
+    setPath(body, path, resolved);
+  }
+  return body;
+}
+
+function setPath(body: Record<string, unknown>, path: NodePath, value: unknown): void {
+  let v: Record<string | number, unknown> = body;
+  for (let i = 0; i < path.length - 1; i++) v = v[path[i]!] as Record<string | number, unknown>;
+  v[path[path.length - 1]!] = value;
+}
