@@ -5,7 +5,9 @@
  *
  * The schemas are the single source of truth for fields; nothing here restates them.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -42,8 +44,6 @@ export interface SchemaRegistry {
   schema(kind: KindName): AnySchemaObject;
 }
 
-let collector: string[] | undefined;
-
 let shared: SchemaRegistry | undefined;
 
 /** The registry for the schemas shipped with Switchboard (compiled once per process). */
@@ -60,56 +60,147 @@ export function readSchemas(dir: string): Map<string, AnySchemaObject> {
   return out;
 }
 
-export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ strict: true, allErrors: true, discriminator: true, allowUnionTypes: true });
-  addFormats(ajv, ['email', 'uri']);
-  ajv.addKeyword({
-    keyword: 'x-secret',
-    schemaType: 'boolean',
-    errors: false,
-    validate: (schemaValue: boolean, _data: unknown, _parent: unknown, cxt?: { instancePath: string }) => {
-      if (schemaValue && collector && cxt) collector.push(cxt.instancePath);
-      return true;
-    },
+/** The ajv instance every schema is compiled with (also for the precompiled validators). */
+export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({
+    strict: true,
+    allErrors: true,
+    verbose: true,
+    discriminator: true,
+    allowUnionTypes: true,
+    ...(options.standalone ? { code: { source: true, esm: false } } : {}),
   });
+  addFormats(ajv, ['email', 'uri']);
+  // Annotations only: secrets are located statically from the schemas (secretPatterns).
+  ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
   return ajv;
 }
 
-export function createSchemaRegistry(dir: string): SchemaRegistry {
-  const ajv = createAjv();
-  const schemas = readSchemas(dir);
-  for (const [f, s] of schemas) if (f !== 'plan.schema.json') ajv.addSchema(s);
-  const validators = new Map<KindName, ValidateFunction>();
-  const get = (kind: KindName): ValidateFunction => {
-    let v = validators.get(kind);
-    if (!v) {
-      v = ajv.getSchema(`${SCHEMA_ID_BASE}${kind}.schema.json`);
-      if (!v) throw new Error(`no schema for kind ${kind} in ${dir}`);
-      validators.set(kind, v);
+/** Schema files that describe resource kinds (not the plan format). */
+export function kindSchemas(dir: string): Map<string, AnySchemaObject> {
+  const all = readSchemas(dir);
+  all.delete('plan.schema.json');
+  return all;
+}
+
+/** A digest of the schema files, to tell whether precompiled validators are current. */
+export function schemaDigest(schemas: ReadonlyMap<string, AnySchemaObject>): string {
+  const h = createHash('sha256');
+  for (const [f, s] of schemas) h.update(f).update(JSON.stringify(s));
+  return h.digest('hex');
+}
+
+/** Precompiled validators written by the build (dist/schema/validators.generated.cjs). */
+export const PRECOMPILED = fileURLToPath(new URL('./validators.generated.cjs', import.meta.url));
+
+interface Precompiled {
+  digest: string;
+  [kind: string]: unknown;
+}
+
+/**
+ * Compiling every schema with ajv takes a few hundred milliseconds, more than validating
+ * 60,000 resources; so the build precompiles them (ajv standalone code) and the CLI loads
+ * that code when it matches the schemas on disk, compiling at run time otherwise (tests, dev).
+ */
+function loadValidators(dir: string, schemas: ReadonlyMap<string, AnySchemaObject>): (kind: KindName) => ValidateFunction {
+  if (dir === SCHEMA_DIR && existsSync(PRECOMPILED)) {
+    const mod = createRequire(import.meta.url)(PRECOMPILED) as Precompiled;
+    if (mod.digest === schemaDigest(schemas)) {
+      return (kind) => {
+        const v = mod[kind];
+        if (typeof v !== 'function') throw new Error(`precompiled validators lack kind ${kind}`);
+        return v as ValidateFunction;
+      };
     }
+  }
+  const ajv = createAjv();
+  for (const s of schemas.values()) ajv.addSchema(s);
+  return (kind) => {
+    const v = ajv.getSchema(`${SCHEMA_ID_BASE}${kind}.schema.json`);
+    if (!v) throw new Error(`no schema for kind ${kind} in ${dir}`);
     return v;
   };
-  for (const k of KIND_NAMES) get(k);
+}
+
+export function createSchemaRegistry(dir: string): SchemaRegistry {
+  const schemas = kindSchemas(dir);
+  const load = loadValidators(dir, schemas);
+  const validators = new Map<KindName, ValidateFunction>();
+  const patterns = new Map<KindName, readonly SecretPattern[]>();
+  const get = (kind: KindName): ValidateFunction => {
+    let v = validators.get(kind);
+    if (!v) validators.set(kind, (v = load(kind)));
+    return v;
+  };
+  for (const kind of KIND_NAMES) {
+    const s = schemas.get(`${kind}.schema.json`);
+    if (!s) throw new Error(`no schema for kind ${kind} in ${dir}`);
+    patterns.set(kind, secretPatterns(s, schemas));
+  }
   return {
-    schema: (kind) => get(kind).schema as AnySchemaObject,
+    schema: (kind) => schemas.get(`${kind}.schema.json`)!,
     validate(kind, body) {
       const v = get(kind);
-      const found: string[] = [];
-      collector = found;
-      let ok: boolean;
-      try {
-        ok = v(body) as boolean;
-      } finally {
-        collector = undefined;
-      }
-      const secrets = [...new Set(found)].map(pointerToPath);
-      return { problems: ok ? [] : explain(kind, v.errors ?? [], new Set(found)), secrets };
+      const ok = v(body) as boolean;
+      const secrets = secretPathsIn(body, patterns.get(kind)!);
+      return { problems: ok ? [] : explain(kind, v.errors ?? [], new Set(secrets.map((p) => `/${p.join('/')}`))), secrets };
     },
   };
 }
 
-function pointerToPath(pointer: string): NodePath {
+/** A path to secret values in a body; `'*'` stands for any list index. */
+export type SecretPattern = readonly (string | '*')[];
+
+/** Every path the schema marks `x-secret`, following $ref (local and across files) and combinators. */
+export function secretPatterns(schema: AnySchemaObject, schemas: ReadonlyMap<string, AnySchemaObject>): SecretPattern[] {
+  const out = new Map<string, SecretPattern>();
+  const walk = (node: unknown, file: AnySchemaObject, path: SecretPattern, depth: number) => {
+    if (!node || typeof node !== 'object' || depth > 32) return;
+    const n = node as AnySchemaObject;
+    if (n['x-secret'] === true) out.set(JSON.stringify(path), path);
+    if (typeof n.$ref === 'string') {
+      const [fileName, pointer] = n.$ref.split('#');
+      const target = fileName ? schemas.get(fileName) : file;
+      if (target) walk(resolvePointer(target, pointer ?? ''), target, path, depth + 1);
+    }
+    for (const [k, v] of Object.entries((n.properties as Record<string, unknown> | undefined) ?? {})) walk(v, file, [...path, k], depth + 1);
+    if (n.items) walk(n.items, file, [...path, '*'], depth + 1);
+    for (const key of ['oneOf', 'anyOf', 'allOf'] as const) for (const b of (n[key] as unknown[] | undefined) ?? []) walk(b, file, path, depth + 1);
+    for (const key of ['if', 'then', 'else'] as const) walk(n[key], file, path, depth + 1);
+  };
+  walk(schema, schema, [], 0);
+  return [...out.values()];
+}
+
+function resolvePointer(root: AnySchemaObject, pointer: string): unknown {
+  let v: unknown = root;
+  for (const part of pointer.split('/').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return v;
+}
+
+/** The concrete paths of string values matching the patterns. */
+export function secretPathsIn(body: unknown, patterns: readonly SecretPattern[]): NodePath[] {
+  const out: NodePath[] = [];
+  const walk = (v: unknown, pattern: SecretPattern, i: number, path: (string | number)[]) => {
+    if (i === pattern.length) {
+      if (typeof v === 'string') out.push(path);
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    const step = pattern[i]!;
+    if (step === '*') {
+      if (Array.isArray(v)) v.forEach((item, j) => walk(item, pattern, i + 1, [...path, j]));
+    } else if (!Array.isArray(v) && Object.hasOwn(v, step)) {
+      walk((v as Record<string, unknown>)[step], pattern, i + 1, [...path, step]);
+    }
+  };
+  for (const p of patterns) walk(body, p, 0, []);
+  return out;
+}
+
+export function pointerToPath(pointer: string): NodePath {
   if (pointer === '') return [];
   return pointer
     .slice(1)

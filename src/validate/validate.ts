@@ -46,29 +46,32 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
   const registry = options.registry ?? schemaRegistry();
   const byKind = new Map<KindName, Map<string, Resource>>(KIND_NAMES.map((k) => [k, new Map()]));
   const known = new Map<KindName, Set<string>>(KIND_NAMES.map((k) => [k, new Set()]));
-  const firstSeen = new Map<string, SourceResource>();
+  const firstSeen = new Map<KindName, Map<string, SourceResource>>(KIND_NAMES.map((k) => [k, new Map()]));
   const resources: Resource[] = [];
   for (const src of sources) {
     const { problems, secrets } = registry.validate(src.kind, src.body);
     for (const p of problems) pending.push({ severity: 'error', code: p.code, message: p.message, at: fieldRef(src, p.path), key: p.key });
-    const id = kindInfo(src.kind).id(src.body);
+    const info = kindInfo(src.kind);
+    const id = info.id(src.body);
     if (id === undefined) continue;
-    const seenKey = `${src.kind}\u0000${id}`;
-    const first = firstSeen.get(seenKey);
+    const seen = firstSeen.get(src.kind)!;
+    const first = seen.get(id);
     if (first) {
       pending.push({
-        ...error('duplicate-id', `${src.kind} '${id}' is declared twice (identified by ${kindInfo(src.kind).identity.join(' + ')}): remove or rename one`, src.source),
+        ...error('duplicate-id', `${src.kind} '${id}' is declared twice (identified by ${info.identity.join(' + ')}): remove or rename one`, src.source),
         related: { label: 'first declared', at: first.source },
       });
       continue;
     }
-    firstSeen.set(seenKey, src);
+    seen.set(id, src);
     known.get(src.kind)!.add(id);
     if (problems.length > 0) continue;
     // A resource whose secret cannot be resolved stays in the state (with the reference
     // unresolved) so that it still counts for references, extensions and licences.
-    const body = resolveSecrets(src, secrets, options.secrets, pending);
-    const r: Resource = { kind: src.kind, id, body, secrets, source: src.source, ...(src.inheritedScope ? { inheritedScope: src.inheritedScope } : {}) };
+    const body = secrets.length === 0 ? (src.body as Record<string, unknown>) : resolveSecrets(src, secrets, options.secrets, pending);
+    const r: Resource = src.inheritedScope
+      ? { kind: src.kind, id, body, secrets, source: src.source, inheritedScope: src.inheritedScope }
+      : { kind: src.kind, id, body, secrets, source: src.source };
     byKind.get(src.kind)!.set(id, r);
     resources.push(r);
   }

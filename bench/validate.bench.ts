@@ -1,0 +1,33 @@
+/**
+ * `npm run bench:validate`: validate time for a generated 10,000-user configuration (500
+ * groups, 50,000 authorizations, …), whole process, next to the time js-yaml takes just to
+ * parse the same files (the floor). Target from issue #2: validate ≤ 2× the bare parse.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateConfig } from './generate.js';
+import { ms, table, timeProcess } from './util.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const users = Number(process.env.BENCH_USERS ?? 10_000);
+const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-'));
+try {
+  const gen = generateConfig(dir, users);
+  const env = { BENCH_CSTA_PASSWORD: 'bench-secret' };
+  const bare = timeProcess(process.execPath, [path.join(root, 'bench/bare-parse.mjs'), dir]);
+  const validate = timeProcess(process.execPath, [path.join(root, 'bin/switchboard.js'), 'validate', dir], { env });
+  const ratio = validate.medianMs / bare.medianMs;
+  process.stdout.write(
+    `validate: ${gen.users} users, ${gen.files} files, ${(gen.bytes / 1e6).toFixed(1)} MB (median of ${bare.runs} runs, whole process)\n` +
+      `${table([
+        ['', 'median', 'min'],
+        ['js-yaml bare parse (floor)', ms(bare.medianMs), ms(bare.minMs)],
+        ['switchboard validate', ms(validate.medianMs), ms(validate.minMs)],
+      ])}\n` +
+      `ratio: ${ratio.toFixed(2)}× the bare parse (target ≤ 2.00×) ${ratio <= 2 ? 'OK' : 'OVER TARGET'}\n`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
