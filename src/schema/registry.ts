@@ -79,9 +79,8 @@ export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
 
 /** Schema files that describe resource kinds (not the plan format). */
 export function kindSchemas(dir: string): Map<string, AnySchemaObject> {
-  const all = readSchemas(dir);
-  all.delete('plan.schema.json');
-  return all;
+  const wanted = new Set([...KIND_NAMES.map((k) => `${k}.schema.json`), 'defs.schema.json']);
+  return new Map([...readSchemas(dir)].filter(([f]) => wanted.has(f)));
 }
 
 /** A digest of the schema files, to tell whether precompiled validators are current. */
@@ -347,6 +346,13 @@ function explainOne(kind: string, e: ErrorObject, secretPointers: ReadonlySet<st
     }
     case 'dependentRequired':
       return { code: 'missing-field', message: `${where}: '${String(params.property)}' requires '${String(params.missingProperty)}'`, path };
+    case 'false schema':
+      return {
+        code: 'unknown-field',
+        message: `field '${String(path[path.length - 1])}' is not allowed here: it does not apply with the other settings of ${fieldName(kind, path.slice(0, -1))}${hint ? ` (${hint})` : ''}; remove it or change those settings`,
+        path,
+        key: true,
+      };
     case 'not':
       return { code: 'invalid-value', message: `${where}: ${hint || 'value is not allowed here'}`, path };
     case 'oneOf':

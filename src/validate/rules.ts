@@ -516,27 +516,14 @@ function checkConnectors(ctx: RuleContext): void {
         ctx.error('unresolved-reference', `presence template '${t}' does not exist in company '${String(b.company)}': declare a PresenceTemplate named '${t}'${suggestIn(ctx, 'PresenceTemplate', `${String(b.company)}/${t}`)}`, c, ['parameters', f]);
       }
     }
-    if (isExchangeOnlineBasic(b)) {
-      const username = params.username;
-      if (typeof username !== 'string' || username === '') {
-        ctx.error('exchange-online-credentials', 'Exchange Online cannot use the service credentials: set parameters.username (seed 001)', c, ['parameters']);
-      }
+    if (b.subtype === 'ExchangeOnline' && params.authentication === 'basic') {
+      // Checked on the resolved secret; the message never contains it.
       const pw = params.password;
       if (typeof pw === 'string' && !pw.startsWith('${') && EXCHANGE_ONLINE_FORBIDDEN.test(pw)) {
         ctx.error('exchange-online-password', `the Exchange Online password must not contain < & > " ' (seed 001): change the password`, c, ['parameters', 'password']);
       }
-      for (const f of ['domain', 'useFba']) {
-        if (params[f] !== undefined) ctx.error('exchange-online-field', `'${f}' does not apply to Exchange Online (no URI): remove it, or set parameters.uri for an on-premise Exchange`, c, ['parameters', f], true);
-      }
     }
   }
-}
-
-/** Basic-authentication Exchange with no URI means Exchange Online (seed 001). */
-function isExchangeOnlineBasic(b: Body): boolean {
-  if (b.subtype !== 'Exchange' && b.subtype !== 'ExchangeEWS') return false;
-  const params = (b.parameters && typeof b.parameters === 'object' ? b.parameters : {}) as Body;
-  return params.online === true || (params.uri === undefined && params.online === undefined);
 }
 
 // ---------------------------------------------------------------------------------------
