@@ -22,6 +22,9 @@ export const API_VERSION = 'switchboard/v1';
 /** The most alias expansions a file may cause; beyond it the file is refused. */
 export const MAX_ALIAS_COUNT = 100;
 
+/** Syntax errors reported per file; the rest are counted. */
+export const MAX_SYNTAX_ERRORS = 20;
+
 /**
  * A resource as written in a file, before validation.
  * `body` holds its fields (scope key included, envelope removed); `source` locates it.
@@ -42,12 +45,28 @@ export interface ParsedFile {
 // An anchor (&a) or alias (*a) token: a conservative test, false positives only cost speed.
 const ANCHOR_OR_ALIAS = /(^|[\s[{,:-])[&*][^\s,[\]{}]/m;
 
+/** Deeper documents are refused: no configuration needs it, and parsers recurse per level. */
+export const MAX_DEPTH = 64;
+
 export function parseFile(file: string, text: string): ParsedFile {
   const diagnostics: PendingDiagnostic[] = [];
-  const values = parseDocuments(file, text, diagnostics);
+  let values: unknown[];
+  try {
+    values = parseDocuments(file, text, diagnostics);
+  } catch (e) {
+    // Parsers recurse; a pathological input (e.g. 100,000 nested brackets) can exhaust the stack.
+    diagnostics.push(error('yaml-syntax', `file cannot be parsed (${(e as Error).message.split('\n')[0]}): nesting is too deep or the file is not YAML`, { file, doc: 0, path: [] }));
+    return { resources: [], diagnostics };
+  }
   const resources: SourceResource[] = [];
   values.forEach((value, doc) => {
-    if (value !== SKIP) documentResources(file, doc, value, resources, diagnostics);
+    if (value === SKIP) return;
+    const deep = findTooDeep(value);
+    if (deep) {
+      diagnostics.push(error('yaml-too-deep', `document is nested more than ${MAX_DEPTH} levels deep; a configuration never needs that: flatten it`, { file, doc, path: deep }));
+      return;
+    }
+    documentResources(file, doc, value, resources, diagnostics);
   });
   return { resources, diagnostics };
 }
@@ -74,9 +93,23 @@ function parseWithPositions(file: string, text: string, diagnostics: PendingDiag
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
   };
-  return list.map((d, i) => {
-    for (const e of d.errors) diagnostics.push({ severity: 'error', code: yamlCode(e.code), message: yamlMessage(e), at: { file, doc: i, path: [] }, ...at(e.pos[0]) });
-    for (const w of d.warnings) diagnostics.push({ severity: 'warning', code: 'yaml-warning', message: w.message.split('\n')[0]!, at: { file, doc: i, path: [] }, ...at(w.pos[0]) });
+  // A pathological file yields thousands of identical errors: report each once, and at most
+  // MAX_SYNTAX_ERRORS per file.
+  const seen = new Set<string>();
+  let dropped = 0;
+  const push = (d: PendingDiagnostic) => {
+    const key = `${d.code}|${d.line}|${d.column}|${d.message}`;
+    if (seen.has(key)) return;
+    if (seen.size >= MAX_SYNTAX_ERRORS) {
+      dropped++;
+      return;
+    }
+    seen.add(key);
+    diagnostics.push(d);
+  };
+  const values = list.map((d, i) => {
+    for (const e of d.errors) push({ severity: 'error', code: yamlCode(e.code), message: yamlMessage(e), at: { file, doc: i, path: [] }, ...at(e.pos[0]) });
+    for (const w of d.warnings) push({ severity: 'warning', code: 'yaml-warning', message: w.message.split('\n')[0]!, at: { file, doc: i, path: [] }, ...at(w.pos[0]) });
     if (d.errors.length > 0) return SKIP;
     let value: unknown;
     try {
@@ -98,6 +131,8 @@ function parseWithPositions(file: string, text: string, diagnostics: PendingDiag
     }
     return value;
   });
+  if (dropped > 0) diagnostics.push({ severity: 'error', code: 'yaml-syntax', message: `… and ${dropped} more syntax errors in this file`, at: { file, doc: 0, path: [] }, line: 1, column: 1 });
+  return values;
 }
 
 function yamlCode(code: string): string {
@@ -116,6 +151,48 @@ function yamlMessage(e: YAML.YAMLError): string {
   if (e.code === 'DUPLICATE_KEY') return `${first}: remove or rename the duplicate key`;
   if (e.code === 'TAB_AS_INDENT') return `${first}: indent with spaces`;
   return first;
+}
+
+function findTooDeep(value: unknown): NodePath | undefined {
+  // Iterative, so the check itself cannot overflow the stack; paths only built on failure.
+  const walk: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  while (walk.length > 0) {
+    const { v, depth } = walk.pop()!;
+    if (depth > MAX_DEPTH) return deepestPath(value);
+    if (Array.isArray(v)) {
+      for (const x of v) if (x !== null && typeof x === 'object') walk.push({ v: x, depth: depth + 1 });
+    } else if (v !== null && typeof v === 'object') {
+      for (const k in v) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== null && typeof x === 'object') walk.push({ v: x, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The path to a node MAX_DEPTH levels down (only called when one exists). */
+function deepestPath(value: unknown): NodePath {
+  const path: (string | number)[] = [];
+  let v = value;
+  while (path.length < MAX_DEPTH && v !== null && typeof v === 'object') {
+    const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
+    const next = entries.find(([, x]) => x !== null && typeof x === 'object' && depthAtLeast(x, MAX_DEPTH - path.length - 1));
+    if (!next) break;
+    path.push(next[0]);
+    v = next[1];
+  }
+  return path;
+}
+
+function depthAtLeast(v: unknown, n: number): boolean {
+  const walk: { v: unknown; d: number }[] = [{ v, d: 0 }];
+  while (walk.length > 0) {
+    const { v: x, d } = walk.pop()!;
+    if (d >= n) return true;
+    if (x !== null && typeof x === 'object') for (const y of Array.isArray(x) ? x : Object.values(x)) if (y !== null && typeof y === 'object') walk.push({ v: y, d: d + 1 });
+  }
+  return false;
 }
 
 function findCycle(value: unknown, ancestors = new Set<object>(), path: (string | number)[] = []): NodePath | undefined {

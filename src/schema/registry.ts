@@ -337,10 +337,12 @@ function explainOne(kind: string, e: ErrorObject, secretPointers: ReadonlySet<st
     case 'minProperties':
     case 'maxProperties': {
       const keys = Object.keys((parent?.properties as object | undefined) ?? {});
-      const n = params.limit;
+      const exactlyOne = parent?.minProperties === 1 && parent?.maxProperties === 1;
+      const found = e.data && typeof e.data === 'object' ? Object.keys(e.data) : [];
+      const amount = exactlyOne ? 'exactly one field' : `${e.keyword === 'minProperties' ? 'at least' : 'at most'} ${String(params.limit)} field(s)`;
       return {
         code: 'invalid-value',
-        message: `${where} must have ${e.keyword === 'minProperties' ? 'at least' : 'at most'} ${String(n)} field(s)${keys.length ? `: one of ${keys.join(', ')}` : ''}`,
+        message: `${where} must have ${amount}${keys.length ? `, one of ${keys.join(', ')}` : ''}; found ${found.length ? found.join(', ') : 'none'}`,
         path,
       };
     }

@@ -1,0 +1,205 @@
+// Regex safety: the .NET/JavaScript common subset, backtracking refusals, value references.
+import { describe, expect, it } from 'vitest';
+import { compileDialPlan, isCompiled, isRegexPattern, resolveDialPlan, translate } from '../../src/dialplan/index.js';
+import { compile, MANUAL_SETTINGS, problems, rule } from './helpers.js';
+
+function refused(pattern: string, value = '0') {
+  const ps = problems({ outgoing: [{ priority: 7, pattern, value }] });
+  expect(ps).toHaveLength(1);
+  return ps[0]!;
+}
+
+describe('what counts as a regular expression', () => {
+  it.each([
+    ['[\\+33]', true],
+    ['[(\\+|[-InternationalPrefix-])33\\(0\\)]', true],
+    ['[[-CountryCode-]]', true],
+    ['[-InternationalPrefix-]', false], // a placeholder alone is a plain pattern
+    ['[-InternationalPrefix-]33[-ExternalPrefix-]', false],
+    ['+33', false],
+  ])('%s → regex %s', (pattern, expected) => {
+    expect(isRegexPattern(pattern)).toBe(expected);
+  });
+});
+
+describe('.NET-only or differently-read constructs are refused (regex-unsupported)', () => {
+  it.each([
+    ["[(?'cc'\\d+)]", /\(\?'name'…\)" groups are \.NET-only/],
+    ['[(?<a-b>\\d)]', /balancing group/],
+    ['[(?<-b>\\d)]', /balancing group/],
+    ['[(?i)33]', /inline options/],
+    ['[(?x:3 3)]', /inline options/],
+    ['[(?>\\d+)0]', /atomic groups/],
+    ['[(?(1)a|b)]', /conditional groups/],
+    ['[(?#comment)33]', /inline comments/],
+    ['[\\A33]', /\\A" is a \.NET anchor/],
+    ['[33\\Z]', /\\Z" is a \.NET anchor/],
+    ['[33\\z]', /\\z" is a \.NET anchor/],
+    ['[\\G33]', /\\G" is a \.NET anchor/],
+    ['[\\d++]', /possessive quantifier/],
+    ['[\\d*+0]', /possessive quantifier/],
+    ['[[0-9-[5]]]', /class subtraction/],
+    ['[[]0]]', /empty class in JavaScript/],
+    ['[[^]0]]', /any character/],
+    ['[\\p{Nd}+]', /Unicode categories/],
+    ['[\\e]', /control-character escape/],
+    ['[\\012]', /octal escapes/],
+    ['[(\\d)\\2]', /group 2, which does not exist/],
+    ["[(?<cc>\\d)\\k'cc']", /\\k'name' form/],
+    ['[\\q]', /not a recognised escape/],
+    ['[\\x4]', /two hexadecimal digits/],
+    ['[(?<1>\\d)]', /group name "1"/],
+    ['[(?<a>\\d)(?<a>\\d)]', /used twice/],
+  ])('%s', (pattern, message) => {
+    const p = refused(pattern);
+    expect(p.code).toBe('regex-unsupported');
+    expect(p.message).toMatch(message);
+    expect(p).toMatchObject({ severity: 'error', path: ['outgoing', 0, 'pattern'], direction: 'outgoing', index: 0, priority: 7 });
+  });
+});
+
+describe('invalid syntax (regex-invalid, with the JavaScript message)', () => {
+  it.each([
+    ['[(33]', /Unterminated group/],
+    ['[33)]', /Unmatched '\)'/],
+    ['[*33]', /Nothing to repeat/],
+    ['[3{2,1}]', /numbers out of order/],
+    ['[[9-0]]', /Range out of order/],
+    ['[a)|(b]', /Unmatched '\)'/], // must not be hidden by the anchoring wrapper
+  ])('%s', (pattern, message) => {
+    const p = refused(pattern);
+    expect(p.code).toBe('regex-invalid');
+    expect(p.message).toMatch(message);
+  });
+});
+
+describe('patterns prone to catastrophic backtracking are refused (regex-backtracking)', () => {
+  it.each([
+    '[(\\d+)+x]',
+    '[(a+)+$]',
+    '[(a*)*]',
+    '[(\\d?)+]',
+    '[(a|a)*]',
+    '[(1|11)+2]',
+    '[(\\d|1)+]',
+    '[(.*a){3}]',
+    '[((ab)*c)+]',
+    '[(?:\\d{1,3})+]',
+    '[(\\d|)+]',
+    '[\\d+\\d+\\d+\\d+x]',
+    '[.*1.*2.*3.*4]',
+  ])('%s', (pattern) => {
+    const p = refused(pattern);
+    expect(p.code).toBe('regex-backtracking');
+  });
+
+  it('says which repetition is nested in which', () => {
+    expect(refused('[(\\d+)+x]').message).toMatch(/"\(\\d\+\)\+" repeats "\\d\+"/);
+  });
+
+  it.each([
+    '[(\\+|00)?([^\\(]+)\\([^\\)]+\\)]', // the manual's rule 30
+    '[(\\d{2})+]', // fixed-size repetition inside
+    '[(12|13)+]', // different literal alternatives
+    '[(0|\\+)+]', // alternatives starting differently
+    '[\\d+\\d+\\d+x]', // three competing repetitions are still fast on 64 characters
+    '[(\\d+)?x]', // ? does not repeat
+    '[(?<=0)1]', // lookbehind is fine in JavaScript
+    '[(?<cc>33)\\k<cc>]',
+    '[\\d{1,15}]',
+  ])('accepts %s', (pattern) => {
+    expect(() => compile({ outgoing: [rule(pattern, '0')] })).not.toThrow();
+  });
+
+  it('an evil pattern never reaches the engine, and an adversarial number is handled fast', () => {
+    expect(refused('[(\\d+)+x]').code).toBe('regex-backtracking');
+    // the worst accepted shape (three competing repetitions) on the longest accepted number,
+    // and on a much longer one, which the length guard refuses before any regex runs
+    const plan = compile({ preset: 'fr', outgoing: [rule('[\\d*\\d*\\d*x]', '0', 1), rule('[(\\+|00)?([^\\(]+)\\([^\\)]+\\)]', '0', 2)] });
+    const started = Date.now();
+    const atLimit = translate(plan, '1'.repeat(64), 'outgoing');
+    const parenthesisBait = translate(plan, '+' + '4'.repeat(40) + '(' + '0'.repeat(22), 'outgoing');
+    const huge = translate(plan, '1'.repeat(100_000) + 'y', 'outgoing');
+    expect(atLimit.result).toBe('0' + '1'.repeat(64));
+    expect(parenthesisBait.rule?.priority).toBe(40);
+    expect(huge.result).toBeNull();
+    expect(huge.reason).toMatch(/over the limit of 64/);
+    expect(Date.now() - started).toBeLessThan(5_000); // generous: only catches a hang
+  });
+});
+
+describe('values', () => {
+  it.each([
+    ['[(\\d)]', '$2', 'value-group-missing', /refers to group 2, but the pattern has 1 group/],
+    ['[(\\d)]', '${2}', 'value-group-missing', /group 2/],
+    ['[(?<a>\\d)]', '${a}', 'value-unsupported', /named reference/],
+    ['[(\\d)]', '$+', 'value-unsupported', /"\$\+" is not supported/],
+    ['[(\\d)]', '$_', 'value-unsupported', /"\$_" is not supported/],
+    ['[(\\d)]', "$'", 'value-unsupported', /is not supported/],
+    ['[(\\d)]', '$', 'value-unsupported', /a lone "\$"/],
+    ['[(\\d)]', '0 0', 'value-invalid-char', /" " cannot be dialled/],
+    ['33', '$1', 'value-invalid-char', /only work when the pattern is a regular expression/],
+    ['33', '0x', 'value-invalid-char', /"x" cannot be dialled/],
+    ['33', '[-Foo-]', 'placeholder-unknown', /unknown placeholder \[-Foo-\]/],
+    ['33', '[-externalprefix-]', 'placeholder-unknown', /did you mean \[-ExternalPrefix-\]/],
+  ])('pattern %s, value %s → %s', (pattern, value, code, message) => {
+    const p = refused(pattern, value);
+    expect(p.code).toBe(code);
+    expect(p.message).toMatch(message);
+    expect(p.path).toEqual(code === 'placeholder-unknown' || code.startsWith('value') ? ['outgoing', 0, 'value'] : ['outgoing', 0, 'pattern']);
+  });
+
+  it('two-digit references use two digits only when that group exists', () => {
+    const groups = Array.from({ length: 11 }, () => '(\\d)').join('');
+    const p = compile({ outgoing: [rule(`[${groups}]`, '$11$10', 1), rule('[9(\\d)]', '$10', 2)] });
+    expect(translate(p, '12345678901234', 'outgoing').result).toBe('10234'); // $11 = 1, $10 = 0, rest 234
+    // only one group: $10 is group 1 followed by 0
+    expect(translate(p, '9512345', 'outgoing').result).toBe('5012345');
+  });
+
+  it('mixing named and unnamed groups with $n is refused (numbering differs)', () => {
+    const p = refused('[(?<cc>\\d\\d)(\\d)]', '$1');
+    expect(p.code).toBe('regex-group-numbering');
+    // only named groups: same numbering in both engines, accepted
+    const ok = compile({ outgoing: [rule('[(?<a>\\d)(?<b>\\d)]', '$2$1')] });
+    expect(translate(ok, '1234567', 'outgoing').result).toBe('2134567');
+  });
+});
+
+describe('patterns', () => {
+  it.each([
+    ['', 'pattern-empty'],
+    ['  ', 'pattern-empty'],
+    ['[]', 'pattern-empty'], // brackets around nothing
+    ['[-ExternalPrefix-]', 'pattern-empty'], // with an empty external prefix
+    ['33a', 'pattern-invalid-char'],
+    ['3+3', 'pattern-invalid-char'],
+    ['[0-9', 'pattern-invalid-char'],
+    ['[-Country-]33', 'placeholder-unknown'],
+  ])('%j → %s', (pattern, code) => {
+    const ps = problems({ externalPrefix: '', outgoing: [{ priority: 1, pattern, value: '1' }] });
+    expect(ps.map((p) => p.code)).toEqual([code]);
+  });
+
+  it('[0-9 hints that a regex must end with ]', () => {
+    expect(refused('[0-9').message).toMatch(/must end with "\]"/);
+  });
+
+  it('reports every problem of every rule at once, with the YAML index of each', () => {
+    const r = compileDialPlan(
+      resolveDialPlan(
+        {
+          outgoing: [rule('[(\\d+)+]', '0', 1), rule('+', '00', 2), rule('[\\A1]', '0', 3)],
+          incoming: [rule('33', '[-Nope-]', 1)],
+        },
+        MANUAL_SETTINGS,
+      ),
+    );
+    expect(isCompiled(r)).toBe(false);
+    expect(!isCompiled(r) && r.map((p) => [p.code, p.direction, p.index])).toEqual([
+      ['regex-backtracking', 'outgoing', 0],
+      ['regex-unsupported', 'outgoing', 2],
+      ['placeholder-unknown', 'incoming', 0],
+    ]);
+  });
+});
