@@ -22,7 +22,7 @@ export type Connector =
   | MobileStatusConnector
   | TerminalConnector
   | MobileWebConnector
-  | ADConnectorConnector
+  | ADConnector
   | OpenScapeOfficePresenceConnector;
 /**
  * Synchronization (§8.2.1): manual, daily, or every N minutes/hours.
@@ -558,7 +558,7 @@ export interface HiPathConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Connection to the telephone system. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface TelephonyParameters {
   /**
@@ -622,36 +622,11 @@ export interface OpenScapeVoiceConnector {
    * Accept the connector only from this machine name or IP address. Mostly left empty.
    */
   machine?: string;
-  parameters?: TelephonyParameters1;
+  parameters?: TelephonyParameters;
   /**
    * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
    */
   protect?: boolean;
-}
-/**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
- */
-export interface TelephonyParameters1 {
-  /**
-   * Host of the system the connector talks to.
-   */
-  host?: string;
-  /**
-   * Port of that system.
-   */
-  port?: number;
-  /**
-   * Account used by the connector.
-   */
-  username?: string;
-  /**
-   * Password of that account.
-   */
-  password?: string;
-  /**
-   * Use TLS.
-   */
-  tls?: boolean;
 }
 /**
  * 3CX telephony connector.
@@ -693,36 +668,11 @@ export interface CXConnector {
    * Accept the connector only from this machine name or IP address. Mostly left empty.
    */
   machine?: string;
-  parameters?: TelephonyParameters2;
+  parameters?: TelephonyParameters;
   /**
    * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
    */
   protect?: boolean;
-}
-/**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
- */
-export interface TelephonyParameters2 {
-  /**
-   * Host of the system the connector talks to.
-   */
-  host?: string;
-  /**
-   * Port of that system.
-   */
-  port?: number;
-  /**
-   * Account used by the connector.
-   */
-  username?: string;
-  /**
-   * Password of that account.
-   */
-  password?: string;
-  /**
-   * Use TLS.
-   */
-  tls?: boolean;
 }
 /**
  * One-Connect telephony connector.
@@ -764,36 +714,11 @@ export interface OneConnectConnector {
    * Accept the connector only from this machine name or IP address. Mostly left empty.
    */
   machine?: string;
-  parameters?: TelephonyParameters3;
+  parameters?: TelephonyParameters;
   /**
    * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
    */
   protect?: boolean;
-}
-/**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
- */
-export interface TelephonyParameters3 {
-  /**
-   * Host of the system the connector talks to.
-   */
-  host?: string;
-  /**
-   * Port of that system.
-   */
-  port?: number;
-  /**
-   * Account used by the connector.
-   */
-  username?: string;
-  /**
-   * Password of that account.
-   */
-  password?: string;
-  /**
-   * Use TLS.
-   */
-  tls?: boolean;
 }
 /**
  * Broadworks telephony connector (Hey and Nettala).
@@ -835,36 +760,11 @@ export interface BroadworksConnector {
    * Accept the connector only from this machine name or IP address. Mostly left empty.
    */
   machine?: string;
-  parameters?: TelephonyParameters4;
+  parameters?: TelephonyParameters;
   /**
    * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
    */
   protect?: boolean;
-}
-/**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
- */
-export interface TelephonyParameters4 {
-  /**
-   * Host of the system the connector talks to.
-   */
-  host?: string;
-  /**
-   * Port of that system.
-   */
-  port?: number;
-  /**
-   * Account used by the connector.
-   */
-  username?: string;
-  /**
-   * Password of that account.
-   */
-  password?: string;
-  /**
-   * Use TLS.
-   */
-  tls?: boolean;
 }
 /**
  * On-premise Exchange calendar connector (EWS, basic authentication; deprecated).
@@ -913,7 +813,7 @@ export interface ExchangeConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * On-premise Exchange parameters (EWS, basic authentication; deprecated). Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface ExchangeParameters {
   /**
@@ -1020,7 +920,7 @@ export interface LotusNotesConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Lotus Notes (Domino) calendar parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface LotusNotesParameters {
   /**
@@ -1119,7 +1019,7 @@ export interface ExchangeEWSConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Exchange EWS parameters (basic authentication; deprecated), with the deprecated Exchange version. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface ExchangeEWSParameters {
   /**
@@ -1232,7 +1132,7 @@ export interface ExchangeOnlineConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Exchange Online (EWS) parameters. `oauth2` (deprecated): an App Registration with the EWS legacy API permission; `basic` (deprecated): username and password, no URI (the server is found from the username), no domain, no FBA, and the password must not contain < & > " '. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface ExchangeOnlineParameters {
   /**
@@ -1347,7 +1247,7 @@ export interface Exchange365Connector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Exchange365 (Microsoft Graph) parameters: an Azure App Registration with Graph permissions Calendar.Read, Calendar.Write, User.Read, Mail.Send, plus synchronization settings. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface Exchange365Parameters {
   /**
@@ -1446,7 +1346,7 @@ export interface SMSConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * SMS gateway parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface SMSParameters {
   /**
@@ -1513,7 +1413,7 @@ export interface MobileStatusConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Mobile status parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface MobileStatusParameters {
   /**
@@ -1576,7 +1476,7 @@ export interface TerminalConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Terminal parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface TerminalParameters {
   /**
@@ -1635,7 +1535,7 @@ export interface MobileWebConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * MobileWeb parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface MobileWebParameters {
   /**
@@ -1650,7 +1550,7 @@ export interface MobileWebParameters {
 /**
  * AD connector (system extension).
  */
-export interface ADConnectorConnector {
+export interface ADConnector {
   /**
    * The company the connector belongs to.
    */
@@ -1694,7 +1594,7 @@ export interface ADConnectorConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * Active Directory connector parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface ADConnectorParameters {
   /**
@@ -1769,7 +1669,7 @@ export interface OpenScapeOfficePresenceConnector {
   protect?: boolean;
 }
 /**
- * Parameters sent to the connector when its connection is validated; save them before installing its service.
+ * OpenScape Office presence parameters. Sent to the connector when its connection is validated; define them before installing the connector's service.
  */
 export interface OpenScapeOfficePresenceParameters {
   /**
@@ -2658,7 +2558,16 @@ export interface ApplicationParameter {
   /**
    * The default value ("Valeur par défaut"), for everyone without an override. Omitted: the server's shipped default is kept.
    */
-  default?: string | number | boolean;
+  default?:
+    | string
+    | number
+    | boolean
+    | {
+        /**
+         * The secret value, as a `${env:NAME}` or `${file:path}` reference.
+         */
+        secret: string;
+      };
   /**
    * Values for specific domains, groups or users. Precedence: user > group > domain > default.
    */
@@ -2687,5 +2596,14 @@ export interface Override {
   /**
    * The value for this domain, group or user.
    */
-  value: string | number | boolean;
+  value:
+    | string
+    | number
+    | boolean
+    | {
+        /**
+         * The secret value, as a `${env:NAME}` or `${file:path}` reference.
+         */
+        secret: string;
+      };
 }

@@ -13,7 +13,11 @@ describe('cleanUp (§5.1) and dialString', () => {
     ['#31#', '#31', '#31'], // # kept only in first position
     ['*21*06#', '*2106', '*2106'],
     ['0+33', '033', '033'], // + not first: removed
-    ['(+33) 1 23', '33123', '(33)123'], // ( is first, so + is dropped
+    ['(+33) 1 23', '+33123', '+33123'], // parentheses before the first digit wrap a prefix
+    ['+(33) (0)1 23', '+330123', '+33(0)123'], // … later ones are kept in the dial string
+    ['((+44)) 20', '+4420', '+4420'],
+    ['(0)1 23 45', '012345', '012345'],
+    ['( +33)1', '+331', '+331'],
     ['tel: 01 23', '0123', '0123'],
     ['+', '+', '+'],
     ['', '', ''],
