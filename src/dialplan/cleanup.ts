@@ -6,9 +6,9 @@
  *                 or `*` in first position. `+33 (0) 1 23` → `+330123`.
  *   dial string — the same, but parentheses are kept, so that a rule can recognise the
  *                 optional trunk prefix written `(0)`. `+33 (0) 1 23` → `+33(0)123`.
- * `cleanUp(dialString(x)) === cleanUp(x)` for every x. Leading white space is ignored when
- * deciding what is "first". Non-ASCII input is NFKC-normalized first, so full-width digits
- * (`０１２`) count as digits.
+ * `cleanUp(dialString(x)) === cleanUp(x)` for every x. "First" means the first character that
+ * is not white space or an opening parenthesis: `(+33) 1 23` and `+(33) 1 23` are `+33123`.
+ * Non-ASCII input is NFKC-normalized first, so full-width digits (`０１２`) count as digits.
  */
 
 /** Longest dial string the engine translates: a second guard against regex backtracking. */
@@ -20,32 +20,46 @@ function prepare(input: string): string {
   return NON_ASCII.test(input) ? input.normalize('NFKC') : input;
 }
 
-function firstNonSpace(s: string): number {
-  let i = 0;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    // space, tab, CR, LF, NBSP (after NFKC, NBSP is a space anyway)
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) break;
-    i++;
-  }
-  return i;
-}
-
 function isLeadSymbol(c: number): boolean {
   return c === 43 /* + */ || c === 35 /* # */ || c === 42 /* * */;
 }
 
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/**
+ * One pass over the input. Parentheses opened before the first digit wrap a prefix, as in
+ * "(+33) 1 23" or "+(33) 1 23": they and their closing parentheses are dropped, and a +, # or *
+ * right after them still counts as first. Later parentheses are kept in the dial string.
+ */
 function normalize(input: string, keepParens: boolean): string {
   const s = prepare(input);
-  let i = firstNonSpace(s);
+  let i = 0;
+  let wrapping = 0; // parentheses opened before the first digit, still to be closed
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 40) wrapping++;
+    else if (!isSpace(c)) break;
+  }
   let out = '';
   if (i < s.length && isLeadSymbol(s.charCodeAt(i))) {
     out = s[i]!;
     i++;
   }
+  let seenDigit = false;
   for (; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if ((c >= 48 && c <= 57) || (keepParens && (c === 40 || c === 41))) out += s[i]!;
+    if (c >= 48 && c <= 57) {
+      out += s[i]!;
+      seenDigit = true;
+    } else if (c === 40) {
+      if (!seenDigit) wrapping++;
+      else if (keepParens) out += '(';
+    } else if (c === 41) {
+      if (wrapping > 0) wrapping--;
+      else if (keepParens) out += ')';
+    }
   }
   return out;
 }

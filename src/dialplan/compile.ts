@@ -14,6 +14,7 @@ import type {
   DialPlanSettings,
   ResolvedDialPlan,
   ResolvedRule,
+  TranslationRuleRef,
   ValuePart,
 } from './types.js';
 
@@ -36,7 +37,7 @@ class RuleProblems {
     this.list.push({
       severity: 'error',
       code,
-      message: `${where}, ${field} ${JSON.stringify(field === 'pattern' ? r.pattern : r.value)}: ${message}`,
+      message: `${where}, ${field} "${field === 'pattern' ? r.pattern : r.value}": ${message}`,
       path: r.source === 'preset' ? ['preset'] : [r.direction, r.index ?? 0, field],
       direction: r.direction,
       ...(r.index !== undefined ? { index: r.index } : {}),
@@ -280,12 +281,15 @@ function compileRule(rule: ResolvedRule, settings: Readonly<DialPlanSettings>, p
   if (!pattern) return undefined;
   const template = compileValue(rule, settings, pattern, problems);
   if (!template) return undefined;
-  return {
+  const ref: TranslationRuleRef = Object.freeze({
     priority: rule.priority,
     ...(rule.name !== undefined ? { name: rule.name } : {}),
     direction: rule.direction,
     source: rule.source,
     ...(rule.index !== undefined ? { index: rule.index } : {}),
+  });
+  return {
+    ...ref,
     pattern: rule.pattern,
     value: rule.value,
     kind: pattern.kind,
@@ -295,6 +299,8 @@ function compileRule(rule: ResolvedRule, settings: Readonly<DialPlanSettings>, p
     valueHasExternalPrefix: rule.value.startsWith(EXTERNAL_PREFIX_TOKEN),
     literalPrefix: pattern.literalPrefix,
     assertionFree: pattern.assertionFree,
+    label: `rule ${rule.priority}${rule.name ? ` "${rule.name}"` : ''} (pattern ${rule.pattern})`,
+    ref,
   };
 }
 

@@ -8,7 +8,8 @@
  *  3. The first rule (lowest priority) whose pattern matches the start of `dial` is selected.
  *  4. An internal number (digits only, at most internalLength digits) is sent unchanged, unless
  *     the selected rule matches the whole number (an explicit short-code rule such as 112).
- *  5. Selected rule: result = value + digits of the unmatched rest. If the number started with
+ *  5. Selected rule: result = value + digits of the unmatched rest ($n groups, too, contribute
+ *     their digits only). If the number started with
  *     "+", the external prefix is then added, unless the value starts with [-ExternalPrefix-],
  *     or the result is internal, or it does not start with a digit.
  *  6. No rule: a digits-only number longer than internalLength gets the external prefix;
@@ -23,7 +24,6 @@ import type {
   CompiledRule,
   Direction,
   Translation,
-  TranslationRuleRef,
   TranslationStep,
 } from './types.js';
 
@@ -40,16 +40,6 @@ interface RuleMatch {
   readonly replacement: string;
 }
 
-function ref(rule: CompiledRule): TranslationRuleRef {
-  return {
-    priority: rule.priority,
-    ...(rule.name !== undefined ? { name: rule.name } : {}),
-    direction: rule.direction,
-    source: rule.source,
-    ...(rule.index !== undefined ? { index: rule.index } : {}),
-  };
-}
-
 function firstMatch(rules: readonly CompiledRule[], dial: string): RuleMatch | undefined {
   for (const rule of rules) {
     if (rule.prefix !== undefined) {
@@ -61,15 +51,11 @@ function firstMatch(rules: readonly CompiledRule[], dial: string): RuleMatch | u
     const m = rule.regex!.exec(dial);
     if (!m) continue;
     let replacement = '';
-    for (const p of rule.template) replacement += 'text' in p ? p.text : (m[p.group] ?? '');
+    // text taken from the number contributes its digits only: + # * ( ) come from the value
+    for (const p of rule.template) replacement += 'text' in p ? p.text : digitsFrom(m[p.group] ?? '', 0);
     return { rule, consumed: m[0].length, replacement };
   }
   return undefined;
-}
-
-function describe(rule: CompiledRule): string {
-  const name = rule.name ? ` "${rule.name}"` : '';
-  return `rule ${rule.priority}${name} (pattern ${rule.pattern})`;
 }
 
 const isInternal = (s: string, internalLength: number) => s.length <= internalLength && isAllDigits(s);
@@ -94,16 +80,15 @@ function done(
   rule?: CompiledRule,
   externalPrefixAdded = false,
 ): Translation {
-  return {
-    input,
-    direction,
-    cleaned,
-    result,
-    ...(rule ? { rule: ref(rule) } : {}),
-    externalPrefixAdded,
-    reason,
-    ...(trace.steps ? { steps: trace.steps } : {}),
-  };
+  const t: { -readonly [K in keyof Translation]: Translation[K] } = { input, direction, cleaned, result, externalPrefixAdded, reason };
+  if (rule) t.rule = rule.ref;
+  if (trace.steps) t.steps = trace.steps;
+  return t;
+}
+
+/** The clean-up of a dial string: the same with parentheses dropped (usually there are none). */
+function cleanedFrom(dial: string): string {
+  return dial.indexOf('(') < 0 && dial.indexOf(')') < 0 ? dial : dial.replace(/[()]/g, '');
 }
 
 /** Translates one number; never throws. See the file comment for the algorithm. */
@@ -115,14 +100,14 @@ export function translate(
 ): Translation {
   const trace = new Trace(options.steps === true);
   const s = compiled.settings;
-  const cleaned = cleanUp(number);
+  const dial = dialString(number);
+  const cleaned = cleanedFrom(dial);
   trace.add('clean-up', cleaned, 'standard clean-up: non-digits removed, except +, # or * in first position');
   if (!hasDigit(cleaned)) {
     const reason = `${JSON.stringify(number)} contains no digits, so there is nothing to dial`;
     trace.add('no-digits', '', reason);
     return done(number, direction, cleaned, null, reason, trace);
   }
-  let dial = dialString(number);
   if (dial.length > MAX_NUMBER_LENGTH) {
     const reason = `the number is ${dial.length} characters long, over the limit of ${MAX_NUMBER_LENGTH}`;
     trace.add('too-long', '', reason);
@@ -134,14 +119,14 @@ export function translate(
     const match = firstMatch(rules, dial);
     if (match && match.consumed === dial.length) {
       const result = match.replacement;
-      const reason = `${describe(match.rule)} matched the whole internal number ${cleaned}, giving ${result || '(nothing)'}`;
+      const reason = `${match.rule.label} matched the whole internal number ${cleaned}, giving ${result || '(nothing)'}`;
       trace.add('rule', result, reason);
       if (!hasDigit(result)) return done(number, direction, cleaned, null, `${reason}, which has no digits`, trace, match.rule);
       return done(number, direction, cleaned, result, reason, trace, match.rule);
     }
-    const skipped = match ? `; ${describe(match.rule)} matches only its start, so it is not applied` : '';
+    const skipped = match ? `; ${match.rule.label} matches only its start, so it is not applied` : '';
     const reason = `${cleaned} is an internal number (at most ${s.internalLength} digits): sent unchanged${skipped}`;
-    if (match) trace.add('rule-skipped', cleaned, `${describe(match.rule)} matches only the start of an internal number`);
+    if (match) trace.add('rule-skipped', cleaned, `${match.rule.label} matches only the start of an internal number`);
     trace.add('internal', cleaned, reason);
     return done(number, direction, cleaned, cleaned, reason, trace);
   }
@@ -167,10 +152,10 @@ export function translate(
     return done(number, direction, cleaned, cleaned, reason, trace);
   }
 
-  const rest = match.consumed === 0 ? cleaned : digitsFrom(dial, match.consumed);
+  const rest = digitsFrom(dial, match.consumed);
   let result = match.replacement + rest;
   const matched = dial.slice(0, match.consumed);
-  let reason = `${describe(match.rule)} matched ${matched || '(empty start)'} and replaced it with ${match.replacement || '(nothing)'}`;
+  let reason = `${match.rule.label} matched ${matched || '(empty start)'} and replaced it with ${match.replacement || '(nothing)'}`;
   trace.add('rule', result, reason);
   if (!hasDigit(result)) {
     return done(number, direction, cleaned, null, `${reason}, which leaves no digits`, trace, match.rule);
@@ -217,9 +202,9 @@ function translateIncoming(compiled: CompiledDialPlan, number: string, cleaned: 
     if (!hasDigit(prepared)) return done(number, 'incoming', cleaned, null, `${reason}; no digits are left`, trace);
     return done(number, 'incoming', cleaned, prepared, reason, trace);
   }
-  const rest = match.consumed === 0 ? prepared : digitsFrom(dial, match.consumed);
+  const rest = digitsFrom(dial, match.consumed);
   const result = match.replacement + rest;
-  const reason = `${before}${describe(match.rule)} matched ${dial.slice(0, match.consumed) || '(empty start)'} and replaced it with ${match.replacement || '(nothing)'}`;
+  const reason = `${before}${match.rule.label} matched ${dial.slice(0, match.consumed) || '(empty start)'} and replaced it with ${match.replacement || '(nothing)'}`;
   trace.add('rule', result, reason);
   if (!hasDigit(result)) return done(number, 'incoming', cleaned, null, `${reason}, which leaves no digits`, trace, match.rule);
   return done(number, 'incoming', cleaned, result, reason, trace, match.rule);

@@ -157,6 +157,10 @@ export interface CompiledRule {
   readonly valueHasExternalPrefix: boolean;
   readonly literalPrefix: string;
   readonly assertionFree: boolean;
+  /** "rule 40 "name" (pattern +)", for reasons. */
+  readonly label: string;
+  /** Shared, frozen reference put into every Translation this rule produces. */
+  readonly ref: TranslationRuleRef;
 }
 
 /** A compiled dial plan: in-memory only (holds RegExp objects); do not serialize. */

@@ -344,7 +344,7 @@ function checkAuthorizations(ctx: RuleContext): Authorized {
     const gk = GRANTEE_KINDS[gType];
     if (!gk) continue;
     if ((gType === 'intercomGroup' || gType === 'callQueue') && objType !== 'directory') {
-      ctx.error('grantee-not-allowed', `an ${gk.what} can only be granted a directory (§9.1.7, §9.2.2), not ${objType}: grant it to users or groups instead`, a, ['grantee', gType], true);
+      ctx.error('grantee-not-allowed', `${gType === 'intercomGroup' ? 'an' : 'a'} ${gk.what} can only be granted a directory (§9.1.7, §9.2.2), not ${objType}: grant it to users or groups instead`, a, ['grantee', gType], true);
       continue;
     }
     const res = ref(ctx, a, ['grantee', gType], gk.kind, gValue, domain, gk.what);

@@ -139,6 +139,13 @@ describe('matching against the dial string', () => {
     expect(translate(p, '7123456', 'outgoing').result).toBe('717123456');
   });
 
+  it('text taken from the number contributes only its digits: + # * ( ) come from the value', () => {
+    const p = compile({ outgoing: [rule('[(\\d+\\))]', '9$1', 1), rule('[\\+44]', '$0', 2), rule('[(#\\d)]', '*$1', 3)] });
+    expect(translate(p, '12)345678', 'outgoing').result).toBe('912345678'); // $1 = "12)"
+    expect(translate(p, '+44 20 7946 0958', 'outgoing').result).toBe('0442079460958'); // $0 = "+44"
+    expect(translate(p, '#5 1234', 'outgoing').result).toBe('*51234'); // $1 = "#5"
+  });
+
   it('an optional group that did not take part is replaced by nothing', () => {
     const p = compile({ outgoing: [rule('[(\\+)?44]', '[-InternationalPrefix-]44$1')] });
     expect(translate(p, '4420', 'outgoing').result).toBe('4420'); // internal, partial match
