@@ -79,3 +79,44 @@ describe('switchboard validate (compiled CLI)', () => {
     expect(run(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
+
+describe('switchboard dialplan test (compiled CLI)', () => {
+  it('prints each translation with its reason, the manual examples included', () => {
+    const r = run(['dialplan', 'test', 'examples/quickstart', '--domain', 'acme/paris', '+33 (0) 123456789', '+3912334477', '1001']);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^\+33 \(0\) 123456789 {2}→ {2}00123456789 {4}rule 10 /);
+    expect(lines[1]).toMatch(/→ {2}0003912334477 {4}rule 40 /);
+    expect(lines[2]).toMatch(/→ {2}1001 {4}1001 is an internal number/);
+  });
+
+  it('exits 1 when a number cannot be translated', () => {
+    const r = run(['dialplan', 'test', 'examples/quickstart', '--domain', 'acme/paris', '0612345678', 'no digits']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('(cannot translate)');
+  });
+
+  it('translates incoming numbers with --incoming, as JSON with --format json', () => {
+    const dir = tempDir();
+    writeTree(dir, {
+      'a.yaml': `${header('Company')}name: acme\n---\n${header('Domain')}company: acme\nname: paris\ninternalLength: 4\ncountryCode: "33"\nexternalPrefix: "0"\ninternationalPrefix: "00"\n`,
+      'dp.yaml': `${header('DialPlan')}domain: acme/paris\nincomingRemove: "0"\nincomingAdd: "+33"\n`,
+    });
+    const r = run(['dialplan', 'test', '--domain', 'acme/paris', '--incoming', '--format', 'json', '0612345678'], { cwd: dir });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { translations: { input: string; result: string; direction: string }[] };
+    expect(out.translations.map((t) => [t.input, t.direction, t.result])).toEqual([['0612345678', 'incoming', '+33612345678']]);
+  });
+
+  it('refuses an unknown domain and an invalid dial plan with a clear message', () => {
+    expect(run(['dialplan', 'test', 'examples/quickstart', '--domain', 'acme/pari', '1']).stderr).toContain("no Domain 'acme/pari'");
+    const dir = tempDir();
+    writeTree(dir, {
+      'a.yaml': `${header('Company')}name: acme\n---\n${header('Domain')}company: acme\nname: paris\n`,
+      'dp.yaml': `${header('DialPlan')}domain: acme/paris\noutgoing:\n  - priority: 1\n    pattern: "[(\\\\d+)+$]"\n    value: "1"\n`,
+    });
+    const r = run(['dialplan', 'test', '--domain', 'acme/paris', '0612345678'], { cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/dp\.yaml:6:14: error: .*\[regex-backtracking\]/);
+  });
+});

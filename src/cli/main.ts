@@ -2,9 +2,12 @@
  * The `switchboard` command line. The only place that touches process.stdout, stderr and
  * exit codes: 0 success, 1 invalid input or failure, 2 usage error.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { validateConfig } from '../validate/validate.js';
 import { processSecretSource } from '../config/secrets.js';
+import { testDialPlan } from './dialplan.js';
 import { countBySeverity, plural, renderDiagnosticsText, useColour } from './output.js';
 
 export const EXIT_OK = 0;
@@ -48,6 +51,35 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = result.ok ? EXIT_OK : EXIT_INVALID;
     });
 
+  const dialplan = program.command('dialplan').description('work with dial plans (number translation, manual §5)');
+  dialplan
+    .command('test')
+    .description("translate numbers with a domain's dial plan and say which rule did it; exit 1 if one cannot be translated")
+    .argument('<[dir] numbers...>', 'an optional configuration directory (default .), then numbers as people type them (quote those with spaces)')
+    .requiredOption('--domain <company/domain>', 'the domain whose dial plan to use')
+    .option('--incoming', 'translate as incoming caller numbers instead of numbers dialled out')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((args: string[], opts: { domain: string; incoming?: boolean; format: 'text' | 'json' }) => {
+      // The directory is optional before the numbers: a first argument that is an existing
+      // path (and not the only argument) is the directory.
+      const { dir, numbers } = splitDirAndNumbers(args, io.cwd);
+      const outcome = testDialPlan(dir, opts.domain, numbers, opts.incoming ? 'incoming' : 'outgoing', io.cwd);
+      if (!outcome.ok) {
+        const text = renderDiagnosticsText(outcome.diagnostics, useColour(io.stderr));
+        io.stderr.write(`${text ? `${text}\n` : ''}switchboard: ${outcome.message}\n`);
+        exitCode = EXIT_INVALID;
+        return;
+      }
+      if (opts.format === 'json') {
+        io.stdout.write(`${JSON.stringify({ domain: opts.domain, source: outcome.source, translations: outcome.translations }, null, 2)}\n`);
+      } else {
+        if (outcome.source === 'domain-defaults') io.stderr.write(`note: no DialPlan for ${opts.domain}: using the domain's settings with no rules\n`);
+        const width = Math.max(...outcome.translations.map((t) => t.input.length));
+        for (const t of outcome.translations) io.stdout.write(`${t.input.padEnd(width)}  →  ${t.result ?? '(cannot translate)'}    ${t.reason}\n`);
+      }
+      exitCode = outcome.translations.some((t) => t.result === null) ? EXIT_INVALID : EXIT_OK;
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
@@ -58,4 +90,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     return EXIT_INVALID;
   }
   return exitCode;
+}
+
+function splitDirAndNumbers(args: string[], cwd: string): { dir: string; numbers: string[] } {
+  const [first, ...rest] = args;
+  if (first === undefined || rest.length === 0) return { dir: '.', numbers: args };
+  return existsSync(path.resolve(cwd, first)) ? { dir: first, numbers: rest } : { dir: '.', numbers: args };
 }
