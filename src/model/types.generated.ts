@@ -520,7 +520,7 @@ export interface HiPathConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -591,7 +591,7 @@ export interface OpenScapeVoiceConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -637,7 +637,7 @@ export interface CXConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -683,7 +683,7 @@ export interface OneConnectConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -729,7 +729,7 @@ export interface BroadworksConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -775,7 +775,7 @@ export interface ExchangeConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -882,7 +882,7 @@ export interface LotusNotesConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -981,7 +981,7 @@ export interface ExchangeEWSConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1094,7 +1094,7 @@ export interface ExchangeOnlineConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1209,7 +1209,7 @@ export interface Exchange365Connector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1308,7 +1308,7 @@ export interface SMSConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1375,7 +1375,7 @@ export interface MobileStatusConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1438,7 +1438,7 @@ export interface TerminalConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1497,7 +1497,7 @@ export interface MobileWebConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1556,7 +1556,7 @@ export interface ADConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**
@@ -1631,7 +1631,7 @@ export interface OpenScapeOfficePresenceConnector {
    */
   company: string;
   /**
-   * Connector name, unique among the company's connectors. Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
+   * Connector name, unique among all connectors of the server (every company's). Part of the service name (e.g. `Totalview3HiPath<name>`) and used to verify connecting external connectors (seed 000).
    */
   name: string;
   /**

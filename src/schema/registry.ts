@@ -235,10 +235,11 @@ const TYPE_WORDS: Record<string, string> = {
   null: 'null',
 };
 
-function firstSentence(s: unknown): string {
+/** The first sentence of a description, for hints (abbreviations such as "e.g." do not end it). */
+export function firstSentence(s: unknown): string {
   if (typeof s !== 'string') return '';
-  const m = /^[^.\n]*[.\n]?/.exec(s);
-  return (m ? m[0] : s).trim().replace(/\.$/, '');
+  const end = /(?<!\b(?:e\.g|i\.e|etc|cf|vs))\.(?=\s|$)|\n/.exec(s);
+  return (end ? s.slice(0, end.index) : s).trim();
 }
 
 /** Turn ajv's errors into one readable problem each, dropping the noise of combinators. */

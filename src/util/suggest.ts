@@ -1,4 +1,9 @@
-import { distance } from 'fastest-levenshtein';
+import damerauLevenshtein from 'damerau-levenshtein';
+
+/** Edit distance counting a swap of two adjacent letters as one edit ("alcie" → "alice"). */
+export function editDistance(a: string, b: string): number {
+  return damerauLevenshtein(a, b).steps;
+}
 
 /**
  * The closest candidate to `word`, for "did you mean …?" hints; undefined when nothing is
@@ -9,7 +14,8 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
-    const d = distance(w, c.toLowerCase());
+    if (Math.abs(c.length - w.length) >= bestDistance) continue;
+    const d = editDistance(w, c.toLowerCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

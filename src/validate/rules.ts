@@ -13,6 +13,7 @@ import type { KindName } from '../model/kinds.js';
 import { all, get, type DesiredState, type Resource } from '../model/resource.js';
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
+import { closest } from '../util/suggest.js';
 
 type Body = Record<string, unknown>;
 
@@ -93,31 +94,10 @@ export function resolveRef(ctx: RuleContext, kind: KindName, ref: string, fromDo
 
 function suggestIn(ctx: RuleContext, kind: KindName, id: string): string {
   const prefix = id.slice(0, id.lastIndexOf('/') + 1);
-  const name = id.slice(prefix.length);
-  let best: string | undefined;
-  let bestD = Math.max(1, Math.floor(name.length / 3)) + 1;
-  for (const k of ctx.known.get(kind)!) {
-    if (!k.startsWith(prefix)) continue;
-    const cand = k.slice(prefix.length);
-    if (cand.includes('/')) continue;
-    const d = levenshtein(name.toLowerCase(), cand.toLowerCase(), bestD);
-    if (d < bestD) {
-      best = cand;
-      bestD = d;
-    }
-  }
+  const names: string[] = [];
+  for (const k of ctx.known.get(kind)!) if (k.startsWith(prefix) && !k.slice(prefix.length).includes('/')) names.push(k.slice(prefix.length));
+  const best = closest(id.slice(prefix.length), names);
   return best ? `. Did you mean '${best}'?` : '';
-}
-
-function levenshtein(a: string, b: string, cap: number): number {
-  if (Math.abs(a.length - b.length) >= cap) return cap;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 /** Resolve and report at `path` when unresolved; returns the id or undefined. */
@@ -136,12 +116,12 @@ function checkScopes(ctx: RuleContext): void {
   for (const r of ctx.state.resources) {
     const b = r.body as Body;
     if (typeof b.company === 'string' && !ctx.known.get('Company')!.has(b.company)) {
-      ctx.error('unresolved-reference', `company '${b.company}' is not declared: add a Company named '${b.company}'`, r, ['company']);
+      ctx.error('unresolved-reference', `company '${b.company}' is not declared: add a Company named '${b.company}'${suggestIn(ctx, 'Company', b.company)}`, r, ['company']);
     }
     if (typeof b.domain === 'string' && r.kind !== 'ApplicationParameter' && !declaredDomains.has(b.domain)) {
       const c = companyOf(b.domain);
       if (!ctx.known.get('Company')!.has(c)) {
-        ctx.error('unresolved-reference', `company '${c}' of domain '${b.domain}' is not declared: add a Company named '${c}'`, r, ['domain']);
+        ctx.error('unresolved-reference', `company '${c}' of domain '${b.domain}' is not declared: add a Company named '${c}'${suggestIn(ctx, 'Company', c)}`, r, ['domain']);
       } else if (!ctx.known.get('Domain')!.has(b.domain)) {
         ctx.error('unresolved-reference', `domain '${b.domain}' is not declared: add a Domain with company '${c}' and name '${b.domain.slice(c.length + 1)}'${suggestIn(ctx, 'Domain', b.domain)}`, r, ['domain']);
       } else declaredDomains.add(b.domain);
@@ -374,9 +354,11 @@ function checkLicences(ctx: RuleContext, authorized: Authorized): void {
     for (const [app, users] of apps) {
       if (users.size === 0) continue;
       const licence = licences.get(`${company}/${app}`);
+      // A License that failed its schema is reported there; do not add a misleading error.
+      if (!licence && ctx.known.get('License')!.has(`${company}/${app}`)) continue;
       const available = licence ? Number((licence.body as Body).available ?? 0) : 0;
       if (users.size <= available) continue;
-      const msg = `${users.size} distinct users of company '${company}' are authorized for ${app} (groups expanded), but ${licence ? `the licence allows ${available}` : 'no License for it is declared'}: raise 'available' or authorize fewer users`;
+      const msg = `${users.size} distinct user${users.size === 1 ? '' : 's'} of company '${company}' are authorized for ${app} (groups expanded), but ${licence ? `the licence allows ${available}` : 'no License for it is declared'}: raise 'available' or authorize fewer users`;
       if (licence) ctx.error('license-exceeded', msg, licence, ['available']);
       else {
         const first = [...users.values()][0]!;
@@ -397,7 +379,7 @@ function checkCaller(ctx: RuleContext, authorized: Authorized): void {
     const devices = devicesOf(u);
     if (caller && devices.length === 0) {
       ctx.warning('caller-unavailable', `user '${u.id}' is authorized for the Caller but has no extension: they cannot start it (§10.8.1); add a device`, u, ['username']);
-    } else if (!caller && devices.length > 0 && apps !== undefined && apps.has('Caller')) {
+    } else if (!caller && devices.length > 0 && (apps?.get('Caller')?.size ?? 0) > 0) {
       ctx.warning('caller-unavailable', `user '${u.id}' has extension ${String(devices[0]!.number)} but no Caller authorization: they cannot start the Caller (§10.8.1); authorize the user or one of their groups`, u, ['username']);
     }
     devices.forEach((d, i) => {
@@ -422,12 +404,14 @@ function checkParameters(ctx: RuleContext): void {
     const company = b.company as string;
     const name = String(b.name);
     const overrides = Array.isArray(b.overrides) ? (b.overrides as Body[]) : [];
-    const values: { value: unknown; path: NodePath }[] = [];
+    // Each value with the domain it applies in (undefined for the company-wide default).
+    const values: { value: unknown; path: NodePath; domain?: string }[] = [];
     if (b.default !== undefined) values.push({ value: b.default, path: ['default'] });
     const groupValues = new Map<string, { value: unknown; index: number }>();
     overrides.forEach((o, i) => {
       if (!o || typeof o !== 'object') return;
-      values.push({ value: o.value, path: ['overrides', i, 'value'] });
+      const scoped = typeof o.domain === 'string' ? o.domain : typeof o.group === 'string' ? o.group.split('/')[0] : typeof o.user === 'string' ? o.user.split('/')[0] : undefined;
+      values.push({ value: o.value, path: ['overrides', i, 'value'], ...(scoped ? { domain: `${company}/${scoped}` } : {}) });
       if (typeof o.domain === 'string' && !ctx.known.get('Domain')!.has(`${company}/${o.domain}`)) {
         ctx.error('unresolved-reference', `domain '${o.domain}' does not exist in company '${company}'${suggestIn(ctx, 'Domain', `${company}/${o.domain}`)}`, p, ['overrides', i, 'domain']);
       }
@@ -445,16 +429,16 @@ function checkParameters(ctx: RuleContext): void {
         ctx.error('parameter-level', `SupervisionInformationGroup can only be set as a default or per domain (§9.1.7), not per ${o.group !== undefined ? 'group' : 'user'}`, p, ['overrides', i], false);
       }
     });
-    for (const { value, path } of values) {
+    for (const { value, path, domain } of values) {
       if (TIME_PARAMETERS.has(name) && (typeof value !== 'string' || !HHMM.test(value))) {
         ctx.error('parameter-value', `${name} must be a time HH:MM (24-hour), found ${JSON.stringify(value)}`, p, path);
       }
       if (name === 'AuthorizeShareRulesGroup' && typeof value === 'string' && value !== '') {
-        const res = resolveRef(ctx, 'Group', value, domainFor(ctx, company, value), 'group');
+        const res = resolveParameterRef(ctx, 'Group', value, company, domain, 'group');
         if (!res.ok) ctx.error(res.code, `AuthorizeShareRulesGroup names ${res.message}`, p, path);
       }
       if (name === 'SupervisionInformationGroup' && typeof value === 'string' && value !== '') {
-        const res = resolveRef(ctx, 'IntercomGroup', value, domainFor(ctx, company, value), 'intercom group');
+        const res = resolveParameterRef(ctx, 'IntercomGroup', value, company, domain, 'intercom group');
         if (!res.ok) ctx.error(res.code, `SupervisionInformationGroup names ${res.message}`, p, path);
       }
     }
@@ -482,12 +466,14 @@ function checkParameters(ctx: RuleContext): void {
   }
 }
 
-/** A domain of the company to resolve a parameter value from: the one named in `value`, or the first declared. */
-function domainFor(ctx: RuleContext, company: string, value: string): string {
-  const parts = value.split('/');
-  if (parts.length >= 2) return `${company}/${parts[0]}`;
-  for (const d of ctx.known.get('Domain')!) if (d.startsWith(`${company}/`)) return d;
-  return `${company}/-`;
+/**
+ * A parameter value naming a group or intercom group: `domain/name`, or `name` in the domain
+ * the value applies to; for the company-wide default, `name` must exist in some domain.
+ */
+function resolveParameterRef(ctx: RuleContext, kind: KindName, value: string, company: string, domain: string | undefined, what: string): RefResult {
+  if (value.includes('/') || domain !== undefined) return resolveRef(ctx, kind, value, domain ?? `${company}/-`, what);
+  for (const id of ctx.known.get(kind)!) if (id.startsWith(`${company}/`) && id.endsWith(`/${value}`) && id.split('/').length === 3) return { ok: true, id, domain: id.slice(0, id.lastIndexOf('/')) };
+  return { ok: false, code: 'unresolved-reference', message: `${what} '${value}' does not exist in any domain of company '${company}': declare it or write it 'domain/name'` };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1264,7 +1264,7 @@ describe('known bugs (it.fails: turn into it() once fixed)', () => {
   // values with domainFor(), i.e. in the first declared domain of the company, even for an
   // override that applies to another domain: a valid per-domain value is reported unresolved
   // ("looked for IntercomGroup 'acme/paris/NiceLine'").
-  it.fails('a per-domain SupervisionInformationGroup value is looked up in that domain', () => {
+  it('a per-domain SupervisionInformationGroup value is looked up in that domain', () => {
     const ds = run({
       'intercom.yaml': header('IntercomGroup') + yaml`
         domain: acme/nice
@@ -1277,6 +1277,101 @@ describe('known bugs (it.fails: turn into it() once fixed)', () => {
         overrides:
           - domain: nice
             value: NiceLine
+      `,
+    });
+    expect(list(ds)).toEqual([]);
+  });
+});
+
+describe('fixes from review', () => {
+  it('scope-company: a group member in another company is refused as crossing companies', () => {
+    const ds = run({
+      'globex.yaml': GLOBEX,
+      'groups.yaml': header('Group') + yaml`
+        domain: acme/paris
+        name: All
+        members: [alice, bruno, globex/paris/zoe]
+      `,
+    });
+    expect(list(ds)).toEqual(['groups.yaml:5:25 scope-company']);
+    expect(ds[0]!.message).toContain('nothing is shared across companies');
+  });
+
+  it("scope-domain: a device supervised by another domain's link", () => {
+    const ds = run({
+      'links-nice.yaml': header('PbxLink') + yaml`
+        domain: acme/nice
+        name: pbx
+        protocol: csta
+        port: 3211
+      `,
+      'users.yaml': header('User') + yaml`
+        domain: acme/paris
+        items:
+          - username: alice
+            devices:
+              - number: "1001"
+                protocol: CSTA
+                link: nice/pbx
+          - username: bruno
+      `,
+    });
+    expect(list(ds)).toEqual(['users.yaml:9:15 scope-domain']);
+  });
+
+  it('counts above 1000 are refused by the schema before any expansion', () => {
+    const ds = run({
+      'intercom.yaml': header('IntercomGroup') + yaml`
+        domain: acme/paris
+        name: big
+        devices:
+          - number: "5000"
+            protocol: CSTA
+            count: 100000000
+      `,
+    });
+    expect(list(ds)).toEqual(['intercom.yaml:8:12 out-of-range']);
+  });
+
+  it('did-you-mean counts a swap of two letters as one edit', () => {
+    const ds = run({ 'groups.yaml': header('Group') + yaml`
+      domain: acme/paris
+      name: All
+      members: [alcie, bruno]
+    ` });
+    expect(ds[0]!.message).toContain("Did you mean 'alice'?");
+  });
+
+  it('a License that fails its schema does not also raise license-exceeded', () => {
+    const ds = run({ 'licences.yaml': header('License') + yaml`
+      company: acme
+      items:
+        - application: Alerter
+          available: -1
+    ` });
+    expect(list(ds)).toEqual(['licences.yaml:6:16 out-of-range']);
+  });
+
+  it('a Caller granted to an empty group warns nobody', () => {
+    const ds = run({
+      'licences.yaml': header('License') + yaml`
+        company: acme
+        items:
+          - application: Alerter
+            available: 5
+          - application: Caller
+            available: 5
+      `,
+      'empty.yaml': header('Group') + yaml`
+        domain: acme/paris
+        name: Nobody
+        members: []
+        ---
+        apiVersion: switchboard/v1
+        kind: Authorization
+        domain: acme/paris
+        object: { application: Caller }
+        grantee: { group: Nobody }
       `,
     });
     expect(list(ds)).toEqual([]);
