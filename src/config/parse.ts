@@ -12,7 +12,8 @@
  * Pure: takes the file's text, does no I/O.
  */
 import jsYaml from 'js-yaml';
-import * as YAML from 'yaml';
+import type * as YAML from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import { error, warning, type NodePath, type PendingDiagnostic, type SourceRef } from '../diagnostics.js';
 import { isKindName, KIND_NAMES, scopeKey, type KindName } from '../model/kinds.js';
 import { didYouMean } from '../util/suggest.js';
@@ -86,8 +87,8 @@ function parseDocuments(file: string, text: string, diagnostics: PendingDiagnost
 }
 
 function parseWithPositions(file: string, text: string, diagnostics: PendingDiagnostic[]): unknown[] {
-  const lineCounter = new YAML.LineCounter();
-  const docs = YAML.parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const docs = yaml().parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [];
   const at = (offset: number) => {
     const p = lineCounter.linePos(offset);
@@ -154,17 +155,29 @@ function yamlMessage(e: YAML.YAMLError): string {
 }
 
 function findTooDeep(value: unknown): NodePath | undefined {
-  // Iterative, so the check itself cannot overflow the stack; paths only built on failure.
-  const walk: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
-  while (walk.length > 0) {
-    const { v, depth } = walk.pop()!;
+  // Iterative (the check itself cannot overflow the stack), allocation-free (it runs on
+  // every document); the path is only built on failure.
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (depth > MAX_DEPTH) return deepestPath(value);
     if (Array.isArray(v)) {
-      for (const x of v) if (x !== null && typeof x === 'object') walk.push({ v: x, depth: depth + 1 });
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (x !== null && typeof x === 'object') {
+          values.push(x);
+          depths.push(depth + 1);
+        }
+      }
     } else if (v !== null && typeof v === 'object') {
       for (const k in v) {
         const x = (v as Record<string, unknown>)[k];
-        if (x !== null && typeof x === 'object') walk.push({ v: x, depth: depth + 1 });
+        if (x !== null && typeof x === 'object') {
+          values.push(x);
+          depths.push(depth + 1);
+        }
       }
     }
   }

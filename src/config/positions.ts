@@ -5,7 +5,8 @@
  * ranges. A path that does not exist (a missing required field) points at the deepest node
  * that does, so every diagnostic lands on the exact value, key or list item it is about.
  */
-import * as YAML from 'yaml';
+import type * as YAML from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import { pathToString, sortDiagnostics, type Diagnostic, type NodePath, type PendingDiagnostic, type SourceRef } from '../diagnostics.js';
 
 interface ParsedText {
@@ -20,8 +21,8 @@ export function locate(pending: readonly PendingDiagnostic[], texts: ReadonlyMap
     if (text === undefined) return undefined;
     let p = cache.get(file);
     if (!p) {
-      const lineCounter = new YAML.LineCounter();
-      const docs = YAML.parseAllDocuments(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, { lineCounter, uniqueKeys: false });
+      const lineCounter = new (yaml().LineCounter)();
+      const docs = yaml().parseAllDocuments(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, { lineCounter, uniqueKeys: false });
       p = { docs: Array.isArray(docs) ? docs : [], lineCounter };
       cache.set(file, p);
     }
@@ -55,16 +56,16 @@ function nodeOffset(doc: YAML.Document.Parsed | undefined, path: NodePath, key: 
   let offset = rangeStart(node) ?? doc.range[0];
   for (let i = 0; i < path.length; i++) {
     const step = path[i]!;
-    if (YAML.isAlias(node)) node = node.resolve(doc);
-    if (YAML.isMap(node)) {
-      const pair = node.items.find((it) => YAML.isScalar(it.key) && String(it.key.value) === String(step));
+    if (yaml().isAlias(node)) node = node.resolve(doc);
+    if (yaml().isMap(node)) {
+      const pair = node.items.find((it) => yaml().isScalar(it.key) && String(it.key.value) === String(step));
       if (!pair) return offset;
       const last = i === path.length - 1;
       if (last && key) return rangeStart(pair.key) ?? offset;
       node = pair.value;
       // a key with no value (`name:`) has no value node: point at the key
       offset = rangeStart(node) ?? rangeStart(pair.key) ?? offset;
-    } else if (YAML.isSeq(node) && typeof step === 'number') {
+    } else if (yaml().isSeq(node) && typeof step === 'number') {
       const item = node.items[step];
       if (item === undefined) return offset;
       node = item;
@@ -77,5 +78,5 @@ function nodeOffset(doc: YAML.Document.Parsed | undefined, path: NodePath, key: 
 }
 
 function rangeStart(node: unknown): number | undefined {
-  return YAML.isNode(node) && node.range ? node.range[0] : undefined;
+  return yaml().isNode(node) && node.range ? node.range[0] : undefined;
 }

@@ -144,7 +144,7 @@ export function createSchemaRegistry(dir: string): SchemaRegistry {
       const v = get(kind);
       const ok = v(body) as boolean;
       const secrets = secretPathsIn(body, patterns.get(kind)!);
-      return { problems: ok ? [] : explain(kind, v.errors ?? [], new Set(secrets.map((p) => `/${p.join('/')}`))), secrets };
+      return ok ? { problems: NO_PROBLEMS, secrets } : { problems: explain(kind, v.errors ?? [], new Set(secrets.map((p) => `/${p.join('/')}`))), secrets };
     },
   };
 }
@@ -181,23 +181,36 @@ function resolvePointer(root: AnySchemaObject, pointer: string): unknown {
 
 /** The concrete paths of string values matching the patterns. */
 export function secretPathsIn(body: unknown, patterns: readonly SecretPattern[]): NodePath[] {
+  if (patterns.length === 0) return NO_PATHS;
   const out: NodePath[] = [];
-  const walk = (v: unknown, pattern: SecretPattern, i: number, path: (string | number)[]) => {
+  // Paths are only materialized for the (few) secrets found; the walk itself shares one stack.
+  const stack: (string | number)[] = [];
+  const walk = (v: unknown, pattern: SecretPattern, i: number) => {
     if (i === pattern.length) {
-      if (typeof v === 'string') out.push(path);
+      if (typeof v === 'string') out.push([...stack]);
       return;
     }
     if (v === null || typeof v !== 'object') return;
     const step = pattern[i]!;
     if (step === '*') {
-      if (Array.isArray(v)) v.forEach((item, j) => walk(item, pattern, i + 1, [...path, j]));
+      if (!Array.isArray(v)) return;
+      for (let j = 0; j < v.length; j++) {
+        stack.push(j);
+        walk(v[j], pattern, i + 1);
+        stack.pop();
+      }
     } else if (!Array.isArray(v) && Object.hasOwn(v, step)) {
-      walk((v as Record<string, unknown>)[step], pattern, i + 1, [...path, step]);
+      stack.push(step);
+      walk((v as Record<string, unknown>)[step], pattern, i + 1);
+      stack.pop();
     }
   };
-  for (const p of patterns) walk(body, p, 0, []);
-  return out;
+  for (const p of patterns) walk(body, p, 0);
+  return out.length === 0 ? NO_PATHS : out;
 }
+
+const NO_PATHS: NodePath[] = [];
+const NO_PROBLEMS: SchemaProblem[] = [];
 
 export function pointerToPath(pointer: string): NodePath {
   if (pointer === '') return [];

@@ -285,10 +285,15 @@ const GRANTEE_KINDS: Record<string, { kind: KindName; what: string }> = {
   callQueue: { kind: 'CallQueue', what: 'call queue' },
 };
 
+/** The only [key, value] of a one-key mapping (hot path: no intermediate arrays). */
 const single = (v: unknown): [string, unknown] | undefined => {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const e = Object.entries(v as Body);
-  return e.length === 1 ? e[0] : undefined;
+  let found: [string, unknown] | undefined;
+  for (const k in v as Body) {
+    if (found) return undefined;
+    found = [k, (v as Body)[k]];
+  }
+  return found;
 };
 
 /** company → application → (user id → first authorization granting it). */

@@ -40,13 +40,13 @@ export function validateConfig(root: string, options: ValidateOptions & { cwd?: 
 }
 
 /** Ids of every resource whose identity could be read, valid or not: references to them are not "unresolved". */
-export type KnownIds = ReadonlyMap<KindName, ReadonlySet<string>>;
+export type KnownIds = ReadonlyMap<KindName, { has(id: string): boolean; [Symbol.iterator](): Iterator<string> }>;
 
 function buildState(sources: readonly SourceResource[], options: ValidateOptions, pending: PendingDiagnostic[]): { state: DesiredState; known: KnownIds } {
   const registry = options.registry ?? schemaRegistry();
   const byKind = new Map<KindName, Map<string, Resource>>(KIND_NAMES.map((k) => [k, new Map()]));
-  const known = new Map<KindName, Set<string>>(KIND_NAMES.map((k) => [k, new Set()]));
-  const firstSeen = new Map<KindName, Map<string, SourceResource>>(KIND_NAMES.map((k) => [k, new Map()]));
+  // Every resource whose identity could be read, valid or not: the first declaration of each id.
+  const seen = new Map<KindName, Map<string, SourceResource>>(KIND_NAMES.map((k) => [k, new Map()]));
   const resources: Resource[] = [];
   for (const src of sources) {
     const { problems, secrets } = registry.validate(src.kind, src.body);
@@ -54,8 +54,8 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
     const info = kindInfo(src.kind);
     const id = info.id(src.body);
     if (id === undefined) continue;
-    const seen = firstSeen.get(src.kind)!;
-    const first = seen.get(id);
+    const seenOfKind = seen.get(src.kind)!;
+    const first = seenOfKind.get(id);
     if (first) {
       pending.push({
         ...error('duplicate-id', `${src.kind} '${id}' is declared twice (identified by ${info.identity.join(' + ')}): remove or rename one`, src.source),
@@ -63,8 +63,7 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
       });
       continue;
     }
-    seen.set(id, src);
-    known.get(src.kind)!.add(id);
+    seenOfKind.set(id, src);
     if (problems.length > 0) continue;
     // A resource whose secret cannot be resolved stays in the state (with the reference
     // unresolved) so that it still counts for references, extensions and licences.
@@ -75,6 +74,7 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
     byKind.get(src.kind)!.set(id, r);
     resources.push(r);
   }
+  const known: KnownIds = new Map([...seen].map(([k, m]) => [k, { has: (id: string) => m.has(id), [Symbol.iterator]: () => m.keys() }]));
   return { state: { resources, byKind }, known };
 }
 
