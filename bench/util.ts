@@ -7,19 +7,37 @@ export interface Timing {
   readonly runs: number;
 }
 
-/** Run a command `runs` times (after one warm-up) and return its wall-clock median. */
-export function timeProcess(cmd: string, args: readonly string[], options: { runs?: number; env?: NodeJS.ProcessEnv; expectStatus?: number } = {}): Timing {
-  const runs = options.runs ?? 5;
-  const times: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const t = performance.now();
-    const r = spawnSync(cmd, args, { env: { ...process.env, ...options.env }, encoding: 'utf8', maxBuffer: 1 << 28 });
-    const ms = performance.now() - t;
-    if (r.status !== (options.expectStatus ?? 0)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
-    if (i > 0) times.push(ms);
-  }
-  times.sort((a, b) => a - b);
-  return { medianMs: times[Math.floor(times.length / 2)]!, minMs: times[0]!, runs };
+export interface Command {
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly expectStatus?: number;
+}
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+
+function once(c: Command): number {
+  const t = performance.now();
+  const r = spawnSync(c.cmd, c.args, { env: { ...process.env, ...c.env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const ms = performance.now() - t;
+  if (r.status !== (c.expectStatus ?? 0)) throw new Error(`${c.cmd} ${c.args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
+  return ms;
+}
+
+function summarize(times: number[]): Timing {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { medianMs: sorted[Math.floor(sorted.length / 2)]!, minMs: sorted[0]!, runs: sorted.length };
+}
+
+/**
+ * Time several commands, interleaved run by run (so drift in machine load affects them
+ * alike), after one warm-up run of each; wall-clock median and minimum per command.
+ */
+export function timeProcesses(commands: readonly Command[], runs = RUNS): Timing[] {
+  for (const c of commands) once(c);
+  const times = commands.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) commands.forEach((c, j) => times[j]!.push(once(c)));
+  return times.map(summarize);
 }
 
 export function table(rows: readonly (readonly string[])[]): string {

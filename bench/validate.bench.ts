@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateConfig } from './generate.js';
-import { ms, table, timeProcess } from './util.js';
+import { ms, table, timeProcesses, type Timing } from './util.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const users = Number(process.env.BENCH_USERS ?? 10_000);
@@ -16,8 +16,10 @@ const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-'));
 try {
   const gen = generateConfig(dir, users);
   const env = { BENCH_CSTA_PASSWORD: 'bench-secret' };
-  const bare = timeProcess(process.execPath, [path.join(root, 'bench/bare-parse.mjs'), dir]);
-  const validate = timeProcess(process.execPath, [path.join(root, 'bin/switchboard.js'), 'validate', dir], { env });
+  const [bare, validate] = timeProcesses([
+    { cmd: process.execPath, args: [path.join(root, 'bench/bare-parse.mjs'), dir] },
+    { cmd: process.execPath, args: [path.join(root, 'bin/switchboard.js'), 'validate', dir], env },
+  ]) as [Timing, Timing];
   const ratio = validate.medianMs / bare.medianMs;
   process.stdout.write(
     `validate: ${gen.users} users, ${gen.files} files, ${(gen.bytes / 1e6).toFixed(1)} MB (median of ${bare.runs} runs, whole process)\n` +

@@ -34,8 +34,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .description('check a configuration tree and report every problem as FILE:LINE:COL diagnostics')
     .argument('[dir]', 'configuration directory or file', '.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action((dir: string, opts: { format: 'text' | 'json' }) => {
+    .option('--timings', 'print the time each phase took (to stderr)')
+    .action((dir: string, opts: { format: 'text' | 'json'; timings?: boolean }) => {
       const result = validateConfig(dir, { secrets: processSecretSource(io.env, io.cwd), cwd: io.cwd });
+      if (opts.timings) io.stderr.write(`timings: ${Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}\n`);
       const { errors, warnings } = countBySeverity(result.diagnostics);
       const files = result.tree.texts.size;
       if (opts.format === 'json') {

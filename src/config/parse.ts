@@ -299,7 +299,11 @@ function documentResources(file: string, doc: number, value: unknown, out: Sourc
       }
       out.push({ kind, body: item, source: at(['items', j]) });
     } else if (scope && docScope !== undefined) {
-      out.push({ kind, body: { [scope]: docScope, ...item }, source: at(['items', j]), inheritedScope: scope });
+      // The parsed item is ours and belongs to this one document (aliases cannot cross
+      // documents, and a document has one scope): adding the scope in place saves a copy of
+      // every item of large lists.
+      item[scope] = docScope;
+      out.push({ kind, body: item, source: at(['items', j]), inheritedScope: scope });
     } else {
       out.push({ kind, body: item, source: at(['items', j]) });
     }

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { error, type PendingDiagnostic } from '../diagnostics.js';
 import { parseFile, type SourceResource } from './parse.js';
 
@@ -86,11 +87,8 @@ export function readConfigFile(f: ConfigFile, maxBytes = MAX_FILE_BYTES): ReadRe
   if (buf.includes(0)) {
     return { ok: false, diagnostic: error('file-not-text', 'file contains NUL bytes: it is binary, not YAML text; remove it or rename it so it does not end in .yaml', at) };
   }
-  try {
-    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(buf) };
-  } catch {
-    return { ok: false, diagnostic: error('file-not-text', 'file is not valid UTF-8 text; save it as UTF-8', at) };
-  }
+  if (!isUtf8(buf)) return { ok: false, diagnostic: error('file-not-text', 'file is not valid UTF-8 text; save it as UTF-8', at) };
+  return { ok: true, text: buf.toString('utf8') };
 }
 
 /** Read and parse every configuration file under root. Never throws for bad content. */

@@ -10,14 +10,16 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction, AnySchemaObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type addFormatsModule from 'ajv-formats';
 import { KIND_NAMES, type KindName } from '../model/kinds.js';
 import type { NodePath } from '../diagnostics.js';
 import { didYouMean } from '../util/suggest.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+// ajv itself (the compiler) is loaded only when schemas must be compiled: the CLI normally
+// runs the precompiled validators, and loading the compiler costs more than validating.
+const require = createRequire(import.meta.url);
 
 /** The directory holding `<Kind>.schema.json`, next to `src/` and `dist/`. */
 export const SCHEMA_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
@@ -62,7 +64,9 @@ export function readSchemas(dir: string): Map<string, AnySchemaObject> {
 
 /** The ajv instance every schema is compiled with (also for the precompiled validators). */
 export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
-  const ajv = new Ajv2020({
+  const { Ajv2020: Ajv } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const addFormats = require('ajv-formats') as typeof addFormatsModule.default;
+  const ajv = new Ajv({
     strict: true,
     allErrors: true,
     verbose: true,
@@ -77,17 +81,24 @@ export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
   return ajv;
 }
 
-/** Schema files that describe resource kinds (not the plan format). */
+/** File names of the schemas that describe resource kinds (and their shared definitions). */
+const KIND_SCHEMA_FILES = [...KIND_NAMES.map((k) => `${k}.schema.json`), 'defs.schema.json'].sort();
+
+/** Schema files that describe resource kinds (not the plan or editor schemas). */
 export function kindSchemas(dir: string): Map<string, AnySchemaObject> {
-  const wanted = new Set([...KIND_NAMES.map((k) => `${k}.schema.json`), 'defs.schema.json']);
-  return new Map([...readSchemas(dir)].filter(([f]) => wanted.has(f)));
+  return new Map(KIND_SCHEMA_FILES.map((f) => [f, JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AnySchemaObject]));
 }
 
-/** A digest of the schema files, to tell whether precompiled validators are current. */
-export function schemaDigest(schemas: ReadonlyMap<string, AnySchemaObject>): string {
+/** A digest of the kind schema files' bytes, to tell whether precompiled validators are current. */
+export function schemaDigest(dir: string): string {
   const h = createHash('sha256');
-  for (const [f, s] of schemas) h.update(f).update(JSON.stringify(s));
+  for (const f of KIND_SCHEMA_FILES) h.update(f).update(readFileSync(path.join(dir, f)));
   return h.digest('hex');
+}
+
+/** The secret patterns of every kind. */
+export function allSecretPatterns(schemas: ReadonlyMap<string, AnySchemaObject>): Record<KindName, SecretPattern[]> {
+  return Object.fromEntries(KIND_NAMES.map((k) => [k, secretPatterns(schemas.get(`${k}.schema.json`)!, schemas)])) as Record<KindName, SecretPattern[]>;
 }
 
 /** Precompiled validators written by the build (dist/schema/validators.generated.cjs). */
@@ -95,55 +106,63 @@ export const PRECOMPILED = fileURLToPath(new URL('./validators.generated.cjs', i
 
 interface Precompiled {
   digest: string;
+  secretPatterns: Record<KindName, SecretPattern[]>;
   [kind: string]: unknown;
+}
+
+interface Validators {
+  readonly validator: (kind: KindName) => ValidateFunction;
+  readonly patterns: Record<KindName, readonly SecretPattern[]>;
 }
 
 /**
  * Compiling every schema with ajv takes a few hundred milliseconds, more than validating
- * 60,000 resources; so the build precompiles them (ajv standalone code) and the CLI loads
- * that code when it matches the schemas on disk, compiling at run time otherwise (tests, dev).
+ * 60,000 resources; so the build precompiles them (ajv standalone code, with the secret
+ * paths of each kind) and the CLI loads that code when it matches the schema files on disk,
+ * compiling at run time otherwise (tests, development, edited schemas).
  */
-function loadValidators(dir: string, schemas: ReadonlyMap<string, AnySchemaObject>): (kind: KindName) => ValidateFunction {
+function loadValidators(dir: string, schemas: () => ReadonlyMap<string, AnySchemaObject>): Validators {
   if (dir === SCHEMA_DIR && existsSync(PRECOMPILED)) {
-    const mod = createRequire(import.meta.url)(PRECOMPILED) as Precompiled;
-    if (mod.digest === schemaDigest(schemas)) {
-      return (kind) => {
-        const v = mod[kind];
-        if (typeof v !== 'function') throw new Error(`precompiled validators lack kind ${kind}`);
-        return v as ValidateFunction;
+    const mod = require(PRECOMPILED) as Precompiled;
+    if (mod.digest === schemaDigest(dir)) {
+      return {
+        patterns: mod.secretPatterns,
+        validator: (kind) => {
+          const v = mod[kind];
+          if (typeof v !== 'function') throw new Error(`precompiled validators lack kind ${kind}`);
+          return v as ValidateFunction;
+        },
       };
     }
   }
   const ajv = createAjv();
-  for (const s of schemas.values()) ajv.addSchema(s);
-  return (kind) => {
-    const v = ajv.getSchema(`${SCHEMA_ID_BASE}${kind}.schema.json`);
-    if (!v) throw new Error(`no schema for kind ${kind} in ${dir}`);
-    return v;
+  for (const s of schemas().values()) ajv.addSchema(s);
+  return {
+    patterns: allSecretPatterns(schemas()),
+    validator: (kind) => {
+      const v = ajv.getSchema(`${SCHEMA_ID_BASE}${kind}.schema.json`);
+      if (!v) throw new Error(`no schema for kind ${kind} in ${dir}`);
+      return v;
+    },
   };
 }
 
 export function createSchemaRegistry(dir: string): SchemaRegistry {
-  const schemas = kindSchemas(dir);
-  const load = loadValidators(dir, schemas);
+  let parsed: Map<string, AnySchemaObject> | undefined;
+  const schemas = () => (parsed ??= kindSchemas(dir));
+  const { validator, patterns } = loadValidators(dir, schemas);
   const validators = new Map<KindName, ValidateFunction>();
-  const patterns = new Map<KindName, readonly SecretPattern[]>();
   const get = (kind: KindName): ValidateFunction => {
     let v = validators.get(kind);
-    if (!v) validators.set(kind, (v = load(kind)));
+    if (!v) validators.set(kind, (v = validator(kind)));
     return v;
   };
-  for (const kind of KIND_NAMES) {
-    const s = schemas.get(`${kind}.schema.json`);
-    if (!s) throw new Error(`no schema for kind ${kind} in ${dir}`);
-    patterns.set(kind, secretPatterns(s, schemas));
-  }
   return {
-    schema: (kind) => schemas.get(`${kind}.schema.json`)!,
+    schema: (kind) => schemas().get(`${kind}.schema.json`)!,
     validate(kind, body) {
       const v = get(kind);
       const ok = v(body) as boolean;
-      const secrets = secretPathsIn(body, patterns.get(kind)!);
+      const secrets = secretPathsIn(body, patterns[kind]);
       return ok ? { problems: NO_PROBLEMS, secrets } : { problems: explain(kind, v.errors ?? [], new Set(secrets.map((p) => `/${p.join('/')}`))), secrets };
     },
   };

@@ -95,7 +95,7 @@ export function resolveRef(ctx: RuleContext, kind: KindName, ref: string, fromDo
 function suggestIn(ctx: RuleContext, kind: KindName, id: string): string {
   const prefix = id.slice(0, id.lastIndexOf('/') + 1);
   const names: string[] = [];
-  for (const k of ctx.known.get(kind)!) if (k.startsWith(prefix) && !k.slice(prefix.length).includes('/')) names.push(k.slice(prefix.length));
+  for (const k of ctx.known.get(kind)!.keys()) if (k.startsWith(prefix) && !k.slice(prefix.length).includes('/')) names.push(k.slice(prefix.length));
   const best = closest(id.slice(prefix.length), names);
   return best ? `. Did you mean '${best}'?` : '';
 }
@@ -477,7 +477,7 @@ function checkParameters(ctx: RuleContext): void {
  */
 function resolveParameterRef(ctx: RuleContext, kind: KindName, value: string, company: string, domain: string | undefined, what: string): RefResult {
   if (value.includes('/') || domain !== undefined) return resolveRef(ctx, kind, value, domain ?? `${company}/-`, what);
-  for (const id of ctx.known.get(kind)!) if (id.startsWith(`${company}/`) && id.endsWith(`/${value}`) && id.split('/').length === 3) return { ok: true, id, domain: id.slice(0, id.lastIndexOf('/')) };
+  for (const id of ctx.known.get(kind)!.keys()) if (id.startsWith(`${company}/`) && id.endsWith(`/${value}`) && id.split('/').length === 3) return { ok: true, id, domain: id.slice(0, id.lastIndexOf('/')) };
   return { ok: false, code: 'unresolved-reference', message: `${what} '${value}' does not exist in any domain of company '${company}': declare it or write it 'domain/name'` };
 }
 

@@ -23,24 +23,34 @@ export interface ValidationResult {
   readonly diagnostics: readonly Diagnostic[];
   /** No error (warnings allowed). */
   readonly ok: boolean;
+  /** Milliseconds per phase (load, schema, rules, locate), for `--timings` and benchmarks. */
+  readonly timings: Readonly<Record<string, number>>;
 }
 
 /** Validate an already-loaded tree. */
 export function validateTree(tree: LoadedTree, options: ValidateOptions): ValidationResult {
   const pending: PendingDiagnostic[] = [...tree.diagnostics];
+  const t0 = performance.now();
   const state = buildState(tree.resources, options, pending);
+  const t1 = performance.now();
   checkRules(state.state, state.known, pending);
-  return { state: state.state, diagnostics: locate(pending, tree.texts), ok: !hasErrors(pending) };
+  const t2 = performance.now();
+  const diagnostics = locate(pending, tree.texts);
+  const t3 = performance.now();
+  return { state: state.state, diagnostics, ok: !hasErrors(pending), timings: { schema: t1 - t0, rules: t2 - t1, locate: t3 - t2 } };
 }
 
 /** Load and validate the configuration under `root` (a directory or a single file). */
 export function validateConfig(root: string, options: ValidateOptions & { cwd?: string }): ValidationResult & { tree: LoadedTree } {
+  const t0 = performance.now();
   const tree = loadTree(root, { cwd: options.cwd });
-  return { ...validateTree(tree, options), tree };
+  const load = performance.now() - t0;
+  const result = validateTree(tree, options);
+  return { ...result, timings: { load, ...result.timings }, tree };
 }
 
 /** Ids of every resource whose identity could be read, valid or not: references to them are not "unresolved". */
-export type KnownIds = ReadonlyMap<KindName, { has(id: string): boolean; [Symbol.iterator](): Iterator<string> }>;
+export type KnownIds = ReadonlyMap<KindName, ReadonlyMap<string, unknown>>;
 
 function buildState(sources: readonly SourceResource[], options: ValidateOptions, pending: PendingDiagnostic[]): { state: DesiredState; known: KnownIds } {
   const registry = options.registry ?? schemaRegistry();
@@ -74,7 +84,7 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
     byKind.get(src.kind)!.set(id, r);
     resources.push(r);
   }
-  const known: KnownIds = new Map([...seen].map(([k, m]) => [k, { has: (id: string) => m.has(id), [Symbol.iterator]: () => m.keys() }]));
+  const known: KnownIds = seen;
   return { state: { resources, byKind }, known };
 }
 
