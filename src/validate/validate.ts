@@ -128,3 +128,45 @@ function setPath(body: Record<string, unknown>, path: NodePath, value: unknown):
   for (let i = 0; i < path.length - 1; i++) v = v[path[i]!] as Record<string | number, unknown>;
   v[path[path.length - 1]!] = value;
 }
+
+/** A problem with a resource that is not in a file (the runtime's live state). */
+export interface ResourceProblem {
+  readonly severity: 'error' | 'warning';
+  readonly code: string;
+  readonly message: string;
+  readonly kind?: KindName;
+  readonly id?: string;
+  /** Path of the offending field inside the resource body, e.g. `devices.0.number`. */
+  readonly path?: string;
+}
+
+/**
+ * Check resources that do not come from files — the runtime re-checks every change set with
+ * this, never trusting its client: the same schemas and rules as `validate`, on bodies whose
+ * secrets are already values. Problems name the resource (kind, id) and the field path.
+ */
+export function checkResources(resources: readonly { kind: KindName; body: Readonly<Record<string, unknown>> }[], registry?: SchemaRegistry): ResourceProblem[] {
+  const sources: SourceResource[] = resources.map((r, i) => ({ kind: r.kind, body: r.body, source: { file: `#${i}`, doc: 0, path: [] } }));
+  const pending: PendingDiagnostic[] = [];
+  const noSecrets: SecretSource = { env: () => undefined, file: () => undefined };
+  const built = buildState(sources, { secrets: noSecrets, ...(registry ? { registry } : {}) }, pending);
+  checkRules(built.state, built.known, pending);
+  return pending
+    .filter((d) => d.code !== 'secret-literal') // live secrets are values by nature
+    .map((d) => {
+      const index = d.at ? Number(d.at.file.slice(1)) : NaN;
+      const r = Number.isInteger(index) ? resources[index] : undefined;
+      const id = r ? kindInfo(r.kind).id(r.body) : undefined;
+      const related = d.related ? Number(d.related.at.file.slice(1)) : NaN;
+      const relatedResource = Number.isInteger(related) ? resources[related] : undefined;
+      const relatedId = relatedResource ? kindInfo(relatedResource.kind).id(relatedResource.body) : undefined;
+      return {
+        severity: d.severity,
+        code: d.code,
+        message: relatedResource ? `${d.message} (${d.related!.label}: ${relatedResource.kind} ${relatedId ?? '?'})` : d.message,
+        ...(r ? { kind: r.kind } : {}),
+        ...(id ? { id } : {}),
+        ...(d.at && d.at.path.length > 0 ? { path: d.at.path.join('.') } : {}),
+      };
+    });
+}
