@@ -77,6 +77,11 @@ export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
   addFormats(ajv, ['email', 'uri']);
   // Annotations only: secrets are located statically from the schemas (secretPatterns).
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+  // Annotations for the differ (src/plan/canonical.ts): a field the runtime cannot change in
+  // place (a change replaces the resource), lists whose order means nothing, lists ordered by a key.
+  ajv.addKeyword({ keyword: 'x-immutable', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-unordered', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-sort-key', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
   return ajv;
 }
