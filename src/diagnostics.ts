@@ -87,3 +87,10 @@ export function formatDiagnostic(d: Diagnostic): string {
 export function pathToString(path: NodePath): string {
   return path.map(String).join('.');
 }
+
+/** Render a path as a field path, `devices[0].password` (the form of plan field changes). */
+export function fieldPath(path: NodePath): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
+  return s;
+}

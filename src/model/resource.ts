@@ -13,6 +13,8 @@ export interface Resource {
   readonly id: string;
   readonly body: Readonly<Record<string, unknown>>;
   readonly secrets: readonly NodePath[];
+  /** The reference each secret was written with (`${env:NAME}`), by field path (`devices[0].password`); absent for literals. */
+  readonly secretRefs?: Readonly<Record<string, string>>;
   readonly source: SourceRef;
   readonly inheritedScope?: 'company' | 'domain';
 }

@@ -3,7 +3,7 @@
  * resources — collecting every problem in one run. Produces the desired state made of the
  * resources that passed their schema, and located diagnostics.
  */
-import { error, hasErrors, warning, type Diagnostic, type NodePath, type PendingDiagnostic } from '../diagnostics.js';
+import { error, fieldPath, hasErrors, warning, type Diagnostic, type NodePath, type PendingDiagnostic } from '../diagnostics.js';
 import { fieldRef, type SourceResource } from '../config/parse.js';
 import { locate } from '../config/positions.js';
 import { parseSecretReference, type SecretSource } from '../config/secrets.js';
@@ -77,10 +77,17 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
     if (problems.length > 0) continue;
     // A resource whose secret cannot be resolved stays in the state (with the reference
     // unresolved) so that it still counts for references, extensions and licences.
-    const body = secrets.length === 0 ? (src.body as Record<string, unknown>) : resolveSecrets(src, secrets, options.secrets, pending);
-    const r: Resource = src.inheritedScope
-      ? { kind: src.kind, id, body, secrets, source: src.source, inheritedScope: src.inheritedScope }
-      : { kind: src.kind, id, body, secrets, source: src.source };
+    const refs: Record<string, string> = {};
+    const body = secrets.length === 0 ? (src.body as Record<string, unknown>) : resolveSecrets(src, secrets, options.secrets, pending, refs);
+    const r: Resource = {
+      kind: src.kind,
+      id,
+      body,
+      secrets,
+      source: src.source,
+      ...(secrets.length > 0 ? { secretRefs: refs } : {}),
+      ...(src.inheritedScope ? { inheritedScope: src.inheritedScope } : {}),
+    };
     byKind.get(src.kind)!.set(id, r);
     resources.push(r);
   }
@@ -89,7 +96,7 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
 }
 
 /** A copy of the body with secret references replaced by their values (missing ones reported and left as written). */
-function resolveSecrets(src: SourceResource, paths: readonly NodePath[], source: SecretSource, pending: PendingDiagnostic[]): Record<string, unknown> {
+function resolveSecrets(src: SourceResource, paths: readonly NodePath[], source: SecretSource, pending: PendingDiagnostic[], refs: Record<string, string>): Record<string, unknown> {
   if (paths.length === 0) return src.body as Record<string, unknown>;
   const body = structuredClone(src.body) as Record<string, unknown>;
   for (const path of paths) {
@@ -102,6 +109,7 @@ function resolveSecrets(src: SourceResource, paths: readonly NodePath[], source:
       continue;
     }
     let resolved: string | undefined;
+    if (ref.source !== 'invalid') refs[fieldPath(path)] = value;
     if (ref.source === 'invalid') {
       pending.push(error('secret-reference', `invalid secret reference in '${path.join('.')}': ${ref.reason}`, at));
       continue;

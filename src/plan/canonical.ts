@@ -1,0 +1,119 @@
+/**
+ * The canonical form of a resource body, the same for desired and live, so that comparing
+ * them never yields a perpetual diff: defaults from the schema filled in, lists whose order
+ * means nothing (`x-unordered`) sorted, lists ordered by a key (`x-sort-key`) sorted by it,
+ * ordered lists (devices, overrides) kept in order, and secrets reduced to fingerprints.
+ *
+ * Pure: the schemas are read once; secret values are mapped by a function the caller gives.
+ */
+import type { AnySchemaObject } from 'ajv';
+import { kindSchemas, SCHEMA_DIR } from '../schema/registry.js';
+import { inlineRefs } from '../schema/inline.js';
+import { KIND_NAMES, type KindName } from '../model/kinds.js';
+import type { Body } from './types.js';
+
+type Schema = AnySchemaObject;
+
+let inlined: Map<KindName, Schema> | undefined;
+
+/** The kind's schema with every $ref inlined (computed once per process). */
+export function kindSchema(kind: KindName): Schema {
+  if (!inlined) {
+    const schemas = kindSchemas(SCHEMA_DIR);
+    inlined = new Map(KIND_NAMES.map((k) => [k, inlineRefs(schemas.get(`${k}.schema.json`)!, schemas)]));
+  }
+  return inlined.get(kind)!;
+}
+
+/** Maps a secret field's value (a string, or a `{ $secret }` object) to its canonical form. */
+export type SecretMapper = (value: unknown, path: string) => unknown;
+
+/** The object schema that applies to `value`: a discriminated union picks its branch. */
+function objectSchema(schema: Schema, value: Record<string, unknown>): Schema {
+  const disc = schema.discriminator as { propertyName?: string } | undefined;
+  if (disc?.propertyName && Array.isArray(schema.oneOf)) {
+    const tag = value[disc.propertyName];
+    const branch = (schema.oneOf as Schema[]).find((b) => (b.properties as Record<string, Schema> | undefined)?.[disc.propertyName!]?.const === tag);
+    return branch ?? schema;
+  }
+  return schema;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Stable JSON: object keys sorted. The comparison key of canonical values. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (isObject(v)) {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => v[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson(v[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+function canonicalValue(schema: Schema | undefined, value: unknown, path: string, secret: SecretMapper): unknown {
+  if (schema?.['x-secret'] === true) return value === undefined ? undefined : secret(value, path);
+  if (Array.isArray(value)) {
+    const items = schema?.items as Schema | undefined;
+    const out = value.map((v, i) => canonicalValue(items, v, `${path}[${i}]`, secret));
+    if (schema?.['x-unordered'] === true) return [...out].sort((a, b) => (stableJson(a) < stableJson(b) ? -1 : stableJson(a) > stableJson(b) ? 1 : 0));
+    const key = schema?.['x-sort-key'];
+    if (typeof key === 'string') {
+      return [...out].sort((a, b) => {
+        const ka = isObject(a) ? a[key] : undefined;
+        const kb = isObject(b) ? b[key] : undefined;
+        return typeof ka === 'number' && typeof kb === 'number' ? ka - kb : String(ka).localeCompare(String(kb));
+      });
+    }
+    return out;
+  }
+  if (isObject(value)) {
+    if (!schema) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonicalValue(undefined, v, `${path}.${k}`, secret)]));
+    const s = objectSchema(schema, value);
+    const props = (s.properties as Record<string, Schema> | undefined) ?? {};
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = canonicalValue(props[k], v, path ? `${path}.${k}` : k, secret);
+    for (const [k, p] of Object.entries(props)) {
+      if (out[k] === undefined && p && typeof p === 'object' && p.default !== undefined && !(p['x-secret'] === true)) out[k] = structuredClone(p.default);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** The canonical form of a body of `kind`. Never mutates `body`. */
+export function canonicalize(kind: KindName, body: Body, secret: SecretMapper): Body {
+  return canonicalValue(kindSchema(kind), body, '', secret) as Body;
+}
+
+/** Paths (dotted, `[i]` for list items) of the fields marked `x-immutable` that differ. */
+export function immutableChanges(kind: KindName, before: Body, after: Body): string[] {
+  const schema = objectSchema(kindSchema(kind), after as Record<string, unknown>);
+  const props = (schema.properties as Record<string, Schema> | undefined) ?? {};
+  return Object.entries(props)
+    .filter(([k, p]) => p?.['x-immutable'] === true && stableJson(before[k]) !== stableJson(after[k]))
+    .map(([k]) => k);
+}
+
+/** Whether the field at a dotted path of a kind is secret (for rendering field diffs). */
+export function isSecretPath(kind: KindName, body: Body, path: string): boolean {
+  let schema: Schema | undefined = kindSchema(kind);
+  let value: unknown = body;
+  for (const part of path.split(/\.|(?=\[)/)) {
+    if (!schema) return false;
+    const index = /^\[(\d+)\]$/.exec(part);
+    if (index) {
+      schema = schema.items as Schema | undefined;
+      value = Array.isArray(value) ? value[Number(index[1])] : undefined;
+    } else {
+      if (isObject(value)) schema = objectSchema(schema, value);
+      schema = (schema.properties as Record<string, Schema> | undefined)?.[part];
+      value = isObject(value) ? value[part] : undefined;
+    }
+    if (schema?.['x-secret'] === true) return true;
+  }
+  return false;
+}

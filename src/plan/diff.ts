@@ -1,0 +1,153 @@
+/**
+ * The differ: desired (canonical) against live (canonical) → planned changes. Pure: no I/O,
+ * never mutates its inputs, deterministic for the same input.
+ *
+ * Only what config manages can be updated, replaced or deleted. A live resource managed by
+ * anything else (an import, a directory sync, an administrator through the API) is listed as
+ * unmanaged and never touched — even when the configuration declares the same id (a warning
+ * then says so).
+ */
+import { KIND_NAMES, type KindName } from '../model/kinds.js';
+import type { LiveResource } from '../runtime/types.js';
+import { immutableChanges, stableJson } from './canonical.js';
+import type { Body, Drift, FieldChange, PlannedChange, PlanWarning, UnmanagedResource } from './types.js';
+
+export interface DesiredResource {
+  readonly kind: KindName;
+  readonly id: string;
+  /** Canonical body; secrets as `{ $secret, ref? }`. */
+  readonly body: Body;
+}
+
+export interface CanonicalLive {
+  readonly resource: LiveResource;
+  /** Canonical body; secrets as `{ $secret }`. */
+  readonly body: Body;
+}
+
+export interface DiffResult {
+  /** Changes without impact (added by the planner), in apply order. */
+  readonly changes: readonly DiffChange[];
+  readonly unmanaged: readonly UnmanagedResource[];
+  readonly warnings: readonly PlanWarning[];
+}
+
+type WithoutImpact<T> = T extends unknown ? Omit<T, 'impact'> : never;
+export type DiffChange = WithoutImpact<PlannedChange>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isSecret = (v: unknown): v is { $secret: string } => isObject(v) && typeof v.$secret === 'string';
+
+/** Equality of canonical values; secrets compare by fingerprint only (a `ref` is not part of the value). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (isSecret(a) || isSecret(b)) return isSecret(a) && isSecret(b) && a.$secret === b.$secret;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => sameValue(x, b[i]));
+  }
+  if (isObject(a) || isObject(b)) {
+    if (!isObject(a) || !isObject(b)) return false;
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) if (!sameValue(a[k], b[k])) return false;
+    return true;
+  }
+  return a === b;
+}
+
+/** Field-level differences between two canonical bodies. */
+export function fieldChanges(before: unknown, after: unknown, path = ''): FieldChange[] {
+  if (sameValue(before, after)) return [];
+  if (isSecret(before) || isSecret(after)) return [{ path, sensitive: true }];
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => fieldChanges(before[k], after[k], path ? `${path}.${k}` : k));
+  }
+  // Lists of mappings (devices, rules, overrides) are compared item by item; lists of
+  // scalars (members) are shown whole, before and after.
+  if (Array.isArray(before) && Array.isArray(after) && [...before, ...after].some((x) => isObject(x))) {
+    const out: FieldChange[] = [];
+    for (let i = 0; i < Math.max(before.length, after.length); i++) out.push(...fieldChanges(before[i], after[i], `${path}[${i}]`));
+    return out;
+  }
+  return [{ path, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) }];
+}
+
+const ORDER = new Map(KIND_NAMES.map((k, i) => [k, i]));
+const byKindThenId = (a: { kind: KindName; id: string }, b: { kind: KindName; id: string }) => ORDER.get(a.kind)! - ORDER.get(b.kind)! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Does `id` (of `kind`) fall under one of the targets (`acme/paris`, `User/acme/paris/jdoe`, `User`)? */
+export function matchesTarget(kind: KindName, id: string, targets: readonly string[]): boolean {
+  return targets.some((t) => {
+    const slash = t.indexOf('/');
+    const head = slash < 0 ? t : t.slice(0, slash);
+    if (head === kind) {
+      const rest = slash < 0 ? '' : t.slice(slash + 1);
+      return rest === '' || id === rest || id.startsWith(`${rest}/`);
+    }
+    return id === t || id.startsWith(`${t}/`);
+  });
+}
+
+function driftOf(r: LiveResource): Drift | undefined {
+  return r.drifted ? { actor: r.updatedBy, via: r.updatedVia, revision: r.revision, at: r.updatedAt } : undefined;
+}
+
+export function diff(desired: readonly DesiredResource[], live: readonly CanonicalLive[], targets?: readonly string[]): DiffResult {
+  const liveById = new Map<string, CanonicalLive>();
+  for (const l of live) liveById.set(`${l.resource.kind}\u0000${l.resource.id}`, l);
+  const desiredKeys = new Set<string>();
+  const forward: DiffChange[] = [];
+  const deletes: DiffChange[] = [];
+  const unmanaged: UnmanagedResource[] = [];
+  const warnings: PlanWarning[] = [];
+  const inScope = (kind: KindName, id: string) => !targets || targets.length === 0 || matchesTarget(kind, id, targets);
+
+  for (const d of [...desired].sort(byKindThenId)) {
+    const key = `${d.kind}\u0000${d.id}`;
+    desiredKeys.add(key);
+    const l = liveById.get(key);
+    if (!inScope(d.kind, d.id)) continue;
+    if (!l) {
+      forward.push({ action: 'create', kind: d.kind, id: d.id, after: d.body });
+      continue;
+    }
+    if (l.resource.manager !== 'config') {
+      unmanaged.push({ kind: d.kind, id: d.id, manager: l.resource.manager, declared: true });
+      warnings.push({
+        code: 'declared-but-unmanaged',
+        message: `${d.kind} '${d.id}' is declared in the configuration but managed by ${l.resource.manager}: config does not change it; remove it from the configuration or from ${l.resource.manager}`,
+        kind: d.kind,
+        id: d.id,
+      });
+      continue;
+    }
+    if (sameValue(l.body, d.body)) continue;
+    const fields = fieldChanges(l.body, d.body);
+    const immutable = immutableChanges(d.kind, l.body, d.body);
+    if (immutable.length > 0) {
+      forward.push({
+        action: 'replace',
+        kind: d.kind,
+        id: d.id,
+        before: l.body,
+        after: d.body,
+        fields,
+        reason: `${immutable.join(', ')} cannot change in place: the ${d.kind} is deleted and created again`,
+      });
+    } else {
+      const drift = driftOf(l.resource);
+      forward.push({ action: 'update', kind: d.kind, id: d.id, before: l.body, after: d.body, fields, ...(drift ? { drift } : {}) });
+    }
+  }
+  for (const l of [...live].sort((a, b) => byKindThenId(a.resource, b.resource))) {
+    const { kind, id, manager } = l.resource;
+    if (desiredKeys.has(`${kind}\u0000${id}`)) continue;
+    if (manager !== 'config') {
+      unmanaged.push({ kind, id, manager });
+      continue;
+    }
+    if (inScope(kind, id)) deletes.push({ action: 'delete', kind, id, before: l.body });
+  }
+  deletes.reverse(); // dependents before what they depend on
+  return { changes: [...forward, ...deletes], unmanaged, warnings };
+}

@@ -1,0 +1,235 @@
+/**
+ * Making a plan: the only asynchronous step of the reconciler, because it asks the runtime
+ * for the live state, secret fingerprints and the engines' impact. Everything it computes
+ * from those answers is pure (canonical.ts, diff.ts, the licence and dial-plan analyses).
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { KindName } from '../model/kinds.js';
+import { applicationUsers, licencesAvailable, type AnyResource } from '../model/licences.js';
+import type { DesiredState } from '../model/resource.js';
+import type { Change, ImpactFact, LiveResource, RuntimeClient } from '../runtime/types.js';
+import { behaviourDiff, compileDialPlan, isCompiled, resolveDialPlan, SAMPLE_NUMBERS, type BehaviourChange, type DialPlanInput, type SampleNumber } from '../dialplan/index.js';
+import { domainDialDefaults } from '../validate/dialplan-rules.js';
+import { canonicalize, stableJson } from './canonical.js';
+import { countByKind } from './safety.js';
+import { diff, type CanonicalLive, type DesiredResource, type DiffChange } from './diff.js';
+import { PLAN_FORMAT_VERSION, type Action, type Plan, type PlanImpact, type PlannedChange, type PlanSummary, type PlanWarning } from './types.js';
+
+export interface PlanOptions {
+  /** The configuration directory, as given (recorded in the plan; file secrets resolve from it). */
+  readonly root: string;
+  readonly targets?: readonly string[];
+  readonly git?: { readonly commit: string; readonly dirty: boolean };
+  readonly now?: Date;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The desired state in canonical form, secrets as `{ $secret: fingerprint, ref? }`. */
+/**
+ * A secret reference as the plan records it: `${file:…}` paths are made relative to the
+ * configuration root (they are written relative to their YAML file), so apply can resolve them.
+ */
+export function planRef(ref: string, yamlFile: string, root: string): string {
+  const m = /^\$\{file:(.+)\}$/.exec(ref);
+  if (!m) return ref;
+  return `\${file:${path.relative(root, path.join(path.dirname(yamlFile), m[1]!)).split(path.sep).join('/')}}`;
+}
+
+export async function canonicalDesired(state: DesiredState, client: RuntimeClient, root = '.'): Promise<DesiredResource[]> {
+  const values = new Set<string>();
+  for (const r of state.resources) {
+    for (const p of r.secrets) {
+      let v: unknown = r.body;
+      for (const step of p) v = (v as Record<string | number, unknown>)?.[step];
+      if (typeof v === 'string') values.add(v);
+    }
+  }
+  const list = [...values];
+  const fps = list.length > 0 ? await client.fingerprint(list) : [];
+  const fingerprintOf = new Map(list.map((v, i) => [v, fps[i]!]));
+  return state.resources.map((r) => ({
+    kind: r.kind,
+    id: r.id,
+    body: canonicalize(r.kind, r.body, (value, path) => {
+      if (typeof value !== 'string') return isObject(value) && typeof value.$secret === 'string' ? { $secret: value.$secret } : value;
+      const ref = r.secretRefs?.[path];
+      return { $secret: fingerprintOf.get(value)!, ...(ref ? { ref: planRef(ref, r.source.file, root) } : {}) };
+    }),
+  }));
+}
+
+export function canonicalLive(resources: readonly LiveResource[]): CanonicalLive[] {
+  return resources.map((resource) => ({
+    resource,
+    body: canonicalize(resource.kind, resource.body, (value) => (isObject(value) && typeof value.$secret === 'string' ? { $secret: value.$secret } : { $secret: '(unknown)' })),
+  }));
+}
+
+/** The runtime changes a diff stands for (secrets as planned; used for impact only). */
+function runtimeChanges(changes: readonly DiffChange[]): { changes: Change[]; owner: number[] } {
+  const out: Change[] = [];
+  const owner: number[] = [];
+  changes.forEach((c, i) => {
+    const push = (ch: Change) => {
+      out.push(ch);
+      owner.push(i);
+    };
+    if (c.action === 'create') push({ action: 'create', kind: c.kind, id: c.id, body: c.after });
+    else if (c.action === 'update') push({ action: 'update', kind: c.kind, id: c.id, body: c.after });
+    else if (c.action === 'delete') push({ action: 'delete', kind: c.kind, id: c.id });
+    else {
+      push({ action: 'delete', kind: c.kind, id: c.id });
+      push({ action: 'create', kind: c.kind, id: c.id, body: c.after });
+    }
+  });
+  return { changes: out, owner };
+}
+
+/** The live state after the changes (canonical bodies), for before → after analyses. */
+function stateAfter(live: readonly CanonicalLive[], changes: readonly DiffChange[]): AnyResource[] {
+  const m = new Map<string, AnyResource>(live.map((l) => [`${l.resource.kind}\u0000${l.resource.id}`, { kind: l.resource.kind, id: l.resource.id, body: l.body }]));
+  for (const c of changes) {
+    const key = `${c.kind}\u0000${c.id}`;
+    if (c.action === 'delete') m.delete(key);
+    else m.set(key, { kind: c.kind, id: c.id, body: c.after });
+  }
+  return [...m.values()];
+}
+
+function licenceImpact(before: readonly AnyResource[], after: readonly AnyResource[]): Pick<PlanImpact, 'licences' | 'access'> {
+  const b = applicationUsers(before);
+  const a = applicationUsers(after);
+  const available = licencesAvailable(after);
+  const licences: PlanImpact['licences'][number][] = [];
+  const access: PlanImpact['access'][number][] = [];
+  const companies = [...new Set([...b.keys(), ...a.keys()])].sort();
+  for (const company of companies) {
+    const apps = [...new Set([...(b.get(company)?.keys() ?? []), ...(a.get(company)?.keys() ?? [])])].sort();
+    for (const application of apps) {
+      const ub = b.get(company)?.get(application) ?? new Set<string>();
+      const ua = a.get(company)?.get(application) ?? new Set<string>();
+      const avail = available.get(`${company}/${application}`) ?? 0;
+      const gained = [...ua].filter((u) => !ub.has(u)).sort();
+      const lost = [...ub].filter((u) => !ua.has(u)).sort();
+      if (gained.length > 0 || lost.length > 0 || ua.size > avail) {
+        licences.push({ company, application, before: ub.size, after: ua.size, available: avail });
+        access.push({ company, application, gained, lost });
+      }
+    }
+  }
+  return { licences, access };
+}
+
+/** The behaviour of each changed dial plan (or domain dial-plan basics) on its tests and a sample of numbers. */
+function dialPlanChanges(before: readonly AnyResource[], after: readonly AnyResource[], changes: readonly DiffChange[]): Map<number, BehaviourChange[]> {
+  const find = (list: readonly AnyResource[], kind: KindName, id: string) => list.find((r) => r.kind === kind && r.id === id);
+  const compile = (list: readonly AnyResource[], domain: string) => {
+    const plan = find(list, 'DialPlan', domain);
+    const dom = find(list, 'Domain', domain);
+    if (!plan && !dom) return null;
+    const compiled = compileDialPlan(resolveDialPlan((plan?.body ?? {}) as DialPlanInput, domainDialDefaults(dom?.body as Record<string, unknown> | undefined)));
+    return isCompiled(compiled) ? { compiled, tests: ((plan?.body.tests as { number?: unknown; direction?: unknown }[] | undefined) ?? []) } : null;
+  };
+  const out = new Map<number, BehaviourChange[]>();
+  changes.forEach((c, i) => {
+    if ((c.kind !== 'DialPlan' && c.kind !== 'Domain') || (c.action !== 'update' && c.action !== 'replace')) return;
+    const b = compile(before, c.id);
+    const a = compile(after, c.id);
+    if (!a && !b) return;
+    const numbers: SampleNumber[] = [];
+    for (const t of [...(a?.tests ?? []), ...(b?.tests ?? [])]) {
+      if (typeof t.number === 'string') numbers.push({ number: t.number, direction: t.direction === 'incoming' ? 'incoming' : 'outgoing' });
+    }
+    numbers.push(...SAMPLE_NUMBERS((a ?? b)!.compiled.settings));
+    const seen = new Set<string>();
+    const unique = numbers.filter((n) => !seen.has(`${n.direction} ${n.number}`) && seen.add(`${n.direction} ${n.number}`));
+    const changed = behaviourDiff(b?.compiled ?? null, a?.compiled ?? null, unique);
+    if (changed.length > 0) out.set(i, changed);
+  });
+  return out;
+}
+
+function summarize(changes: readonly PlannedChange[], unmanaged: number): PlanSummary {
+  const counts: Record<Action, number> = { create: 0, update: 0, delete: 0, replace: 0 };
+  const byKind: Partial<Record<KindName, Partial<Record<Action, number>>>> = {};
+  for (const c of changes) {
+    counts[c.action]++;
+    const k = (byKind[c.kind] ??= {});
+    k[c.action] = (k[c.action] ?? 0) + 1;
+  }
+  return { ...counts, unmanaged, byKind };
+}
+
+function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpact, 'licences' | 'access'>): PlanImpact {
+  const facts = changes.flatMap((c) => c.impact);
+  const restarts = new Map<string, Extract<ImpactFact, { type: 'restart' }>>();
+  for (const f of facts) if (f.type === 'restart' && !restarts.has(`${f.engine} ${f.target}`)) restarts.set(`${f.engine} ${f.target}`, f);
+  const reruns = new Map<string, Extract<ImpactFact, { type: 'sync-rerun' }>>();
+  for (const f of facts) if (f.type === 'sync-rerun' && !reruns.has(`${f.engine} ${f.target}`)) reruns.set(`${f.engine} ${f.target}`, f);
+  const extensions = (type: 'supervision-start' | 'supervision-stop') => [...new Set(facts.flatMap((f) => (f.type === type ? f.extensions : [])))].sort();
+  return {
+    restarts: [...restarts.values()].map(({ engine, target, reason, extensionsInterrupted }) => ({ engine, target, reason, extensionsInterrupted })),
+    supervisionStarts: extensions('supervision-start'),
+    supervisionStops: extensions('supervision-stop'),
+    syncReruns: [...reruns.values()].map(({ engine, target, reason }) => ({ engine, target, reason })),
+    ...licences,
+  };
+}
+
+/** SHA-256 of the canonical desired state: what the plan was made from. */
+export function desiredDigest(desired: readonly DesiredResource[]): string {
+  const h = createHash('sha256');
+  for (const d of [...desired].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1))) h.update(`${d.kind}\u0000${d.id}\u0000${stableJson(d.body)}\n`);
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** A digest of what a plan would do (changes and base revision), recorded in the audit log at apply. */
+export function planDigest(plan: Pick<Plan, 'changes' | 'runtime'>): string {
+  return `sha256:${createHash('sha256').update(`${plan.runtime.revision}\n${stableJson(plan.changes)}`).digest('hex')}`;
+}
+
+export async function makePlan(state: DesiredState, client: RuntimeClient, options: PlanOptions): Promise<Plan> {
+  const desired = await canonicalDesired(state, client, options.root);
+  const liveState = await client.state();
+  const live = canonicalLive(liveState.resources);
+  const result = diff(desired, live, options.targets);
+  const { changes: rc, owner } = runtimeChanges(result.changes);
+  const impacts = rc.length > 0 ? await client.impact(rc) : [];
+  const factsOf = new Map<number, ImpactFact[]>();
+  for (const imp of impacts) {
+    const i = owner[imp.index];
+    if (i !== undefined) factsOf.set(i, [...(factsOf.get(i) ?? []), ...imp.facts]);
+  }
+  const before = live.map((l) => ({ kind: l.resource.kind, id: l.resource.id, body: l.body }));
+  const after = stateAfter(live, result.changes);
+  const behaviour = dialPlanChanges(before, after, result.changes);
+  const changes: PlannedChange[] = result.changes.map((c, i) => {
+    const impact = factsOf.get(i) ?? [];
+    const dialPlan = behaviour.get(i);
+    return (c.action === 'update' && dialPlan ? { ...c, impact, dialPlan } : { ...c, impact }) as PlannedChange;
+  });
+  const licences = licenceImpact(before, after);
+  const warnings: PlanWarning[] = [...result.warnings];
+  for (const l of licences.licences) {
+    if (l.after > l.available) {
+      warnings.push({ code: 'license-exceeded', message: `${l.application} in company '${l.company}' would be used by ${l.after} users but ${l.available} licences are available: the runtime will refuse this plan; raise the License or authorize fewer users` });
+    }
+  }
+  const plan: Plan = {
+    formatVersion: PLAN_FORMAT_VERSION,
+    createdAt: (options.now ?? new Date()).toISOString(),
+    runtime: { location: client.location, revision: liveState.revision },
+    config: { root: options.root, digest: desiredDigest(desired), ...(options.git ? { git: options.git } : {}) },
+    ...(options.targets && options.targets.length > 0 ? { targets: [...options.targets] } : {}),
+    changes,
+    unmanaged: result.unmanaged,
+    liveCounts: countByKind(liveState.resources),
+    summary: summarize(changes, result.unmanaged.length),
+    impact: totalImpact(changes, licences),
+    warnings,
+  };
+  return plan;
+}
+
