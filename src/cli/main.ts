@@ -53,6 +53,56 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = result.ok ? EXIT_OK : EXIT_INVALID;
     });
 
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  // Reconciler commands load their modules on use, so that `validate` stays fast.
+  const reconcile = () => import('./reconcile.js');
+  const runWith = async (f: () => Promise<number>) => {
+    try {
+      exitCode = await f();
+    } catch (e) {
+      const { CliError } = await reconcile();
+      if (!(e instanceof CliError) && !isRuntimeUnavailable(e)) throw e;
+      io.stderr.write(`switchboard: ${(e as Error).message}\n`);
+      exitCode = EXIT_INVALID;
+    }
+  };
+
+  program
+    .command('plan')
+    .description('show what applying the configuration would change in the runtime, and what it does to the running system')
+    .argument('[dir]', 'configuration directory or file', '.')
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the embedded runtime in ./.switchboard)')
+    .option('--out <file>', 'also save the plan as JSON, to apply exactly it later')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+    .option('--target <id>', 'only changes to this id and what is under it (repeatable): acme/paris, User/acme/paris/jdoe', collect)
+    .action(async (dir: string, opts: { runtime?: string; out?: string; format: 'text' | 'markdown' | 'json'; detailedExitcode?: boolean; target?: string[] }) => {
+      await runWith(async () => (await reconcile()).planCommand(dir, opts, io));
+    });
+
+  program
+    .command('apply')
+    .description('apply the configuration (after showing the plan and asking), or exactly a saved plan file')
+    .argument('[dir-or-plan]', 'configuration directory, or a plan file saved with plan --out', '.')
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the embedded runtime)')
+    .option('--auto-approve', 'do not ask for confirmation')
+    .option('--allow-destroy <kinds>', 'allow deleting these kinds beyond the safety thresholds (comma-separated: User,Group,Domain)', collect)
+    .option('--target <id>', 'only changes to this id and what is under it (repeatable)', collect)
+    .action(async (target: string, opts: { runtime?: string; autoApprove?: boolean; allowDestroy?: string[]; target?: string[] }) => {
+      await runWith(async () => (await reconcile()).applyCommand(target, opts, io));
+    });
+
+  program
+    .command('export')
+    .description('write the live state as configuration files (secrets become ${env:…} placeholders)')
+    .requiredOption('--out <dir>', 'directory to write into')
+    .option('--company <name>', 'only this company')
+    .option('--include-synced', 'also resources managed by sync engines (imports, directories)')
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the embedded runtime)')
+    .action(async (opts: { out: string; company?: string; includeSynced?: boolean; runtime?: string }) => {
+      await runWith(async () => (await reconcile()).exportCommand(opts, io));
+    });
+
   const dialplan = program.command('dialplan').description('work with dial plans (number translation, manual §5)');
   dialplan
     .command('test')
@@ -98,4 +148,9 @@ function splitDirAndNumbers(args: string[], cwd: string): { dir: string; numbers
   const [first, ...rest] = args;
   if (first === undefined || rest.length === 0) return { dir: '.', numbers: args };
   return existsSync(path.resolve(cwd, first)) ? { dir: first, numbers: rest } : { dir: '.', numbers: args };
+}
+
+/** Errors that mean the runtime could not be reached or refused the credentials: reported, not crashed on. */
+function isRuntimeUnavailable(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'RuntimeError' || /ECONNREFUSED|fetch failed|refused the token|timed out/i.test(e.message));
 }
