@@ -7,6 +7,7 @@
  * unmanaged and never touched — even when the configuration declares the same id (a warning
  * then says so).
  */
+import { diffArrays } from 'diff';
 import { KIND_NAMES, type KindName } from '../model/kinds.js';
 import type { LiveResource } from '../runtime/types.js';
 import { immutableChanges, stableJson } from './canonical.js';
@@ -62,11 +63,37 @@ export function fieldChanges(before: unknown, after: unknown, path = ''): FieldC
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((k) => fieldChanges(before[k], after[k], path ? `${path}.${k}` : k));
   }
-  // Lists of mappings (devices, rules, overrides) are compared item by item; lists of
-  // scalars (members) are shown whole, before and after.
+  // Lists of mappings (devices, rules, overrides): items are aligned (longest common
+  // subsequence), so an insertion shows as one added item, not as every later item changed;
+  // a removed and an added item at the same place are one modified item, shown field by
+  // field. Lists of scalars (members) are shown whole, before and after.
   if (Array.isArray(before) && Array.isArray(after) && [...before, ...after].some((x) => isObject(x))) {
     const out: FieldChange[] = [];
-    for (let i = 0; i < Math.max(before.length, after.length); i++) out.push(...fieldChanges(before[i], after[i], `${path}[${i}]`));
+    const parts = diffArrays(before, after, { comparator: (a, b) => sameValue(a, b) });
+    let i = 0; // index in `before`
+    let j = 0; // index in `after`
+    for (let k = 0; k < parts.length; k++) {
+      const part = parts[k]!;
+      const next = parts[k + 1];
+      if (part.removed && next?.added) {
+        const n = Math.min(part.value.length, next.value.length);
+        for (let m = 0; m < n; m++) out.push(...fieldChanges(part.value[m], next.value[m], `${path}[${j + m}]`));
+        for (let m = n; m < part.value.length; m++) out.push({ path: `${path}[${i + m}]`, before: part.value[m] });
+        for (let m = n; m < next.value.length; m++) out.push({ path: `${path}[${j + m}]`, after: next.value[m] });
+        i += part.value.length;
+        j += next.value.length;
+        k++;
+      } else if (part.removed) {
+        part.value.forEach((v, m) => out.push({ path: `${path}[${i + m}]`, before: v }));
+        i += part.value.length;
+      } else if (part.added) {
+        part.value.forEach((v, m) => out.push({ path: `${path}[${j + m}]`, after: v }));
+        j += part.value.length;
+      } else {
+        i += part.value.length;
+        j += part.value.length;
+      }
+    }
     return out;
   }
   return [{ path, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) }];
