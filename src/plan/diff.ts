@@ -16,14 +16,24 @@ import type { Body, Drift, FieldChange, PlannedChange, PlanWarning, UnmanagedRes
 export interface DesiredResource {
   readonly kind: KindName;
   readonly id: string;
-  /** Canonical body; secrets as `{ $secret, ref? }`. */
+  /** Body as declared, secrets as `{ $secret, ref? }` (canonical or not: see {@link DiffOptions.canonical}). */
   readonly body: Body;
 }
 
 export interface CanonicalLive {
   readonly resource: LiveResource;
-  /** Canonical body; secrets as `{ $secret }`. */
+  /** Body as stored, secrets as `{ $secret }`. */
   readonly body: Body;
+}
+
+export interface DiffOptions {
+  readonly targets?: readonly string[];
+  /**
+   * The canonical form of a body. Bodies equal as they are need no canonical form (the
+   * common case: the runtime holds what config applied), so it is computed only for
+   * resources that differ, are created or are deleted. Identity when bodies are canonical already.
+   */
+  readonly canonical?: (kind: KindName, body: Body) => Body;
 }
 
 export interface DiffResult {
@@ -119,7 +129,9 @@ function driftOf(r: LiveResource): Drift | undefined {
   return r.drifted ? { actor: r.updatedBy, via: r.updatedVia, revision: r.revision, at: r.updatedAt } : undefined;
 }
 
-export function diff(desired: readonly DesiredResource[], live: readonly CanonicalLive[], targets?: readonly string[]): DiffResult {
+export function diff(desired: readonly DesiredResource[], live: readonly CanonicalLive[], options: DiffOptions = {}): DiffResult {
+  const { targets } = options;
+  const canonical = options.canonical ?? ((_k: KindName, b: Body) => b);
   const liveById = new Map<string, CanonicalLive>();
   for (const l of live) liveById.set(`${l.resource.kind}\u0000${l.resource.id}`, l);
   const desiredKeys = new Set<string>();
@@ -135,7 +147,7 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
     const l = liveById.get(key);
     if (!inScope(d.kind, d.id)) continue;
     if (!l) {
-      forward.push({ action: 'create', kind: d.kind, id: d.id, after: d.body });
+      forward.push({ action: 'create', kind: d.kind, id: d.id, after: canonical(d.kind, d.body) });
       continue;
     }
     if (l.resource.manager !== 'config') {
@@ -149,21 +161,24 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
       continue;
     }
     if (sameValue(l.body, d.body)) continue;
-    const fields = fieldChanges(l.body, d.body);
-    const immutable = immutableChanges(d.kind, l.body, d.body);
+    const before = canonical(d.kind, l.body);
+    const after = canonical(d.kind, d.body);
+    if (sameValue(before, after)) continue;
+    const fields = fieldChanges(before, after);
+    const immutable = immutableChanges(d.kind, before, after);
     if (immutable.length > 0) {
       forward.push({
         action: 'replace',
         kind: d.kind,
         id: d.id,
-        before: l.body,
-        after: d.body,
+        before,
+        after,
         fields,
         reason: `${immutable.join(', ')} cannot change in place: the ${d.kind} is deleted and created again`,
       });
     } else {
       const drift = driftOf(l.resource);
-      forward.push({ action: 'update', kind: d.kind, id: d.id, before: l.body, after: d.body, fields, ...(drift ? { drift } : {}) });
+      forward.push({ action: 'update', kind: d.kind, id: d.id, before, after, fields, ...(drift ? { drift } : {}) });
     }
   }
   for (const l of [...live].sort((a, b) => byKindThenId(a.resource, b.resource))) {
@@ -173,7 +188,7 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
       unmanaged.push({ kind, id, manager });
       continue;
     }
-    if (inScope(kind, id)) deletes.push({ action: 'delete', kind, id, before: l.body });
+    if (inScope(kind, id)) deletes.push({ action: 'delete', kind, id, before: canonical(kind, l.body) });
   }
   deletes.reverse(); // dependents before what they depend on
   return { changes: [...forward, ...deletes], unmanaged, warnings };

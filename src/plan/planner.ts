@@ -14,7 +14,8 @@ import { domainDialDefaults } from '../validate/dialplan-rules.js';
 import { canonicalize, stableJson } from './canonical.js';
 import { countByKind } from './safety.js';
 import { diff, type CanonicalLive, type DesiredResource, type DiffChange } from './diff.js';
-import { PLAN_FORMAT_VERSION, type Action, type Plan, type PlanImpact, type PlannedChange, type PlanSummary, type PlanWarning } from './types.js';
+import { fieldPath } from '../diagnostics.js';
+import { PLAN_FORMAT_VERSION, type Action, type Body, type Plan, type PlanImpact, type PlannedChange, type PlanSummary, type PlanWarning } from './types.js';
 
 export interface PlanOptions {
   /** The configuration directory, as given (recorded in the plan; file secrets resolve from it). */
@@ -37,7 +38,8 @@ export function planRef(ref: string, yamlFile: string, root: string): string {
   return `\${file:${path.relative(root, path.join(path.dirname(yamlFile), m[1]!)).split(path.sep).join('/')}}`;
 }
 
-export async function canonicalDesired(state: DesiredState, client: RuntimeClient, root = '.'): Promise<DesiredResource[]> {
+/** The desired state as the differ takes it: bodies as declared, secrets as `{ $secret: fingerprint, ref? }`. */
+export async function plannedDesired(state: DesiredState, client: RuntimeClient, root = '.'): Promise<DesiredResource[]> {
   const values = new Set<string>();
   for (const r of state.resources) {
     for (const p of r.secrets) {
@@ -49,22 +51,25 @@ export async function canonicalDesired(state: DesiredState, client: RuntimeClien
   const list = [...values];
   const fps = list.length > 0 ? await client.fingerprint(list) : [];
   const fingerprintOf = new Map(list.map((v, i) => [v, fps[i]!]));
-  return state.resources.map((r) => ({
-    kind: r.kind,
-    id: r.id,
-    body: canonicalize(r.kind, r.body, (value, path) => {
-      if (typeof value !== 'string') return isObject(value) && typeof value.$secret === 'string' ? { $secret: value.$secret } : value;
-      const ref = r.secretRefs?.[path];
-      return { $secret: fingerprintOf.get(value)!, ...(ref ? { ref: planRef(ref, r.source.file, root) } : {}) };
-    }),
-  }));
+  return state.resources.map((r) => {
+    if (r.secrets.length === 0) return { kind: r.kind, id: r.id, body: r.body };
+    const body = structuredClone(r.body) as Record<string, unknown>;
+    for (const p of r.secrets) {
+      let o: Record<string | number, unknown> = body;
+      for (const step of p.slice(0, -1)) o = o[step] as Record<string | number, unknown>;
+      const last = p[p.length - 1]!;
+      const value = o[last];
+      if (typeof value !== 'string') continue;
+      const ref = r.secretRefs?.[fieldPath(p)];
+      o[last] = { $secret: fingerprintOf.get(value)!, ...(ref ? { ref: planRef(ref, r.source.file, root) } : {}) };
+    }
+    return { kind: r.kind, id: r.id, body };
+  });
 }
 
-export function canonicalLive(resources: readonly LiveResource[]): CanonicalLive[] {
-  return resources.map((resource) => ({
-    resource,
-    body: canonicalize(resource.kind, resource.body, (value) => (isObject(value) && typeof value.$secret === 'string' ? { $secret: value.$secret } : { $secret: '(unknown)' })),
-  }));
+/** Canonical form of a planned or live body (secret objects kept as they are). */
+export function canonicalBody(kind: KindName, body: Body): Body {
+  return canonicalize(kind, body, (value) => (isObject(value) && typeof value.$secret === 'string' ? value : { $secret: '(unknown)' }));
 }
 
 /** The runtime changes a diff stands for (secrets as planned; used for impact only). */
@@ -178,7 +183,9 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
   };
 }
 
-/** SHA-256 of the canonical desired state: what the plan was made from. */
+const LICENCE_KINDS = new Set<KindName>(['Authorization', 'Group', 'User', 'License']);
+
+/** SHA-256 of the desired state (secrets as fingerprints): what the plan was made from. */
 export function desiredDigest(desired: readonly DesiredResource[]): string {
   const h = createHash('sha256');
   for (const d of [...desired].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1))) h.update(`${d.kind}\u0000${d.id}\u0000${stableJson(d.body)}\n`);
@@ -191,10 +198,10 @@ export function planDigest(plan: Pick<Plan, 'changes' | 'runtime'>): string {
 }
 
 export async function makePlan(state: DesiredState, client: RuntimeClient, options: PlanOptions): Promise<Plan> {
-  const desired = await canonicalDesired(state, client, options.root);
+  const desired = await plannedDesired(state, client, options.root);
   const liveState = await client.state();
-  const live = canonicalLive(liveState.resources);
-  const result = diff(desired, live, options.targets);
+  const live: CanonicalLive[] = liveState.resources.map((resource) => ({ resource, body: resource.body }));
+  const result = diff(desired, live, { ...(options.targets ? { targets: options.targets } : {}), canonical: canonicalBody });
   const { changes: rc, owner } = runtimeChanges(result.changes);
   const impacts = rc.length > 0 ? await client.impact(rc) : [];
   const factsOf = new Map<number, ImpactFact[]>();
@@ -205,12 +212,13 @@ export async function makePlan(state: DesiredState, client: RuntimeClient, optio
   const before = live.map((l) => ({ kind: l.resource.kind, id: l.resource.id, body: l.body }));
   const after = stateAfter(live, result.changes);
   const behaviour = dialPlanChanges(before, after, result.changes);
+  // Licence use only moves when authorizations, groups, users or licences change.
+  const licences = result.changes.some((c) => LICENCE_KINDS.has(c.kind)) ? licenceImpact(before, after) : { licences: [], access: [] };
   const changes: PlannedChange[] = result.changes.map((c, i) => {
     const impact = factsOf.get(i) ?? [];
     const dialPlan = behaviour.get(i);
     return (c.action === 'update' && dialPlan ? { ...c, impact, dialPlan } : { ...c, impact }) as PlannedChange;
   });
-  const licences = licenceImpact(before, after);
   const warnings: PlanWarning[] = [...result.warnings];
   for (const l of licences.licences) {
     if (l.after > l.available) {

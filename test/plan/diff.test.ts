@@ -119,7 +119,7 @@ describe('differ', () => {
     expect(matchesTarget('User', 'acme/paris/jdoe', ['User/acme/paris/jdoe'])).toBe(true);
     expect(matchesTarget('Group', 'acme/paris/jdoe', ['User/acme/paris/jdoe'])).toBe(false);
     expect(matchesTarget('Group', 'acme/paris/x', ['Group'])).toBe(true);
-    const r = diff([desired('User', 'acme/paris/a', { domain: 'acme/paris', username: 'a' }), desired('User', 'acme/nice/b', { domain: 'acme/nice', username: 'b' })], [], ['acme/nice']);
+    const r = diff([desired('User', 'acme/paris/a', { domain: 'acme/paris', username: 'a' }), desired('User', 'acme/nice/b', { domain: 'acme/nice', username: 'b' })], [], { targets: ['acme/nice'] });
     expect(r.changes.map((c) => c.id)).toEqual(['acme/nice/b']);
   });
 
