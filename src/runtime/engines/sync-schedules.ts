@@ -1,0 +1,130 @@
+/**
+ * `sync-schedules`: the synchronization schedule of every user import and directory.
+ *
+ * The LDAP/directory sync itself comes in a later issue; this engine already knows when each
+ * one runs (its status lists each import and directory with its schedule and next run) and
+ * what a change means for it: a new import or directory runs a first synchronization, and one
+ * whose source, connection (including its filter and credentials), mapping or fields change
+ * must run again (`sync-rerun`). A directory of type `disabled` never synchronizes.
+ */
+import type { KindName } from '../../model/kinds.js';
+import type { CommittedEvent } from '../core.js';
+import type { Engine, EngineContext, EngineReport } from '../engines.js';
+import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
+import { comparable, companyOfDomain, sameJson } from './util.js';
+
+type Body = Readonly<Record<string, unknown>>;
+const NAME = 'sync-schedules';
+
+/** Fields whose change makes the sync run again, per kind. */
+const RERUN_FIELDS: Readonly<Partial<Record<KindName, readonly string[]>>> = {
+  UserImport: ['source', 'syncMode', 'connection', 'mapping', 'deviceDefaults', 'group', 'adaptNumbersToDialPlan'],
+  Directory: ['serverType', 'connection', 'fields', 'redList'],
+};
+
+export interface SyncStatus {
+  readonly kind: 'UserImport' | 'Directory';
+  readonly id: string;
+  readonly company: string;
+  readonly mode: 'manual' | 'daily' | 'interval' | 'disabled';
+  readonly at?: string;
+  readonly every?: string;
+  /** ISO time of the next scheduled run; absent for manual (and daily without `at`: the system parameter timeSynchronizationDirectories decides). */
+  readonly nextRun?: string;
+}
+
+/** The schedule of an import (`schedule`) or directory (`sync`). */
+function scheduleOf(r: LiveResource): { mode: SyncStatus['mode']; at?: string; every?: string } {
+  if (r.kind === 'Directory' && r.body.type === 'disabled') return { mode: 'disabled' };
+  const s = (r.kind === 'UserImport' ? r.body.schedule : r.body.sync) as Body | undefined;
+  const mode = s && (s.mode === 'daily' || s.mode === 'interval') ? s.mode : 'manual';
+  return { mode, ...(typeof s?.at === 'string' ? { at: s.at } : {}), ...(typeof s?.every === 'string' ? { every: s.every } : {}) };
+}
+
+/** Milliseconds of an `every` period (`10m`, `2h`), or undefined. */
+export function periodMs(every: string | undefined): number | undefined {
+  const m = every ? /^([1-9][0-9]*)(m|h)$/.exec(every) : null;
+  return m ? Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 60_000) : undefined;
+}
+
+/** The next run after `now`: intervals count from `anchor` (when the engine learned the schedule); daily runs at `at`, local time. */
+export function nextRun(schedule: { mode: string; at?: string; every?: string }, anchor: Date, now: Date): Date | undefined {
+  if (schedule.mode === 'interval') {
+    const p = periodMs(schedule.every);
+    if (!p) return undefined;
+    const k = Math.floor((now.getTime() - anchor.getTime()) / p) + 1;
+    return new Date(anchor.getTime() + Math.max(1, k) * p);
+  }
+  if (schedule.mode === 'daily' && schedule.at) {
+    const m = /^([01][0-9]|2[0-3]):([0-5][0-9])$/.exec(schedule.at);
+    if (!m) return undefined;
+    const next = new Date(now);
+    next.setHours(Number(m[1]), Number(m[2]), 0, 0);
+    if (next.getTime() <= now.getTime()) next.setDate(next.getDate() + 1);
+    return next;
+  }
+  return undefined;
+}
+
+export class SyncSchedulesEngine implements Engine {
+  readonly name = NAME;
+  readonly kinds: readonly KindName[] = ['UserImport', 'Directory'];
+  #ctx: EngineContext | undefined;
+  #syncs = new Map<string, { resource: LiveResource; anchor: Date }>();
+
+  async start(ctx: EngineContext, live: readonly LiveResource[]): Promise<void> {
+    this.#ctx = ctx;
+    this.#syncs = new Map();
+    this.#load(live);
+  }
+
+  async onChange(_event: CommittedEvent, live: readonly LiveResource[]): Promise<void> {
+    this.#load(live);
+  }
+
+  #load(live: readonly LiveResource[]): void {
+    const now = this.#ctx?.now() ?? new Date();
+    const next = new Map<string, { resource: LiveResource; anchor: Date }>();
+    for (const r of live) {
+      const key = `${r.kind}\0${r.id}`;
+      const old = this.#syncs.get(key);
+      // A schedule keeps its anchor until it changes.
+      const anchor = old && sameJson(scheduleOf(old.resource), scheduleOf(r)) ? old.anchor : now;
+      next.set(key, { resource: r, anchor });
+    }
+    this.#syncs = next;
+  }
+
+  impact(change: Change, before: LiveResource | undefined, _state: LiveState, ctx: EngineContext): ImpactFact[] {
+    const target = `${change.kind} ${change.id}`;
+    if (change.action === 'delete') return [];
+    if (change.kind === 'Directory' && change.body.type === 'disabled') return [];
+    if (change.action === 'create' || !before) return [{ type: 'sync-rerun', engine: NAME, target, reason: 'new: runs a first synchronization' }];
+    const after = comparable(change.kind, change.body, ctx);
+    const changed = (RERUN_FIELDS[change.kind] ?? []).filter((f) => !sameJson(before.body[f], after[f]));
+    if (before.kind === 'Directory' && before.body.type === 'disabled') changed.unshift('type');
+    if (changed.length === 0) return [];
+    return [{ type: 'sync-rerun', engine: NAME, target, reason: `${changed.join(', ')} changed: the synchronization runs again` }];
+  }
+
+  status(): EngineReport {
+    if (!this.#ctx) return { state: 'stopped' };
+    const now = this.#ctx.now();
+    const syncs: SyncStatus[] = [...this.#syncs.values()].map(({ resource: r, anchor }) => {
+      const s = scheduleOf(r);
+      const next = nextRun(s, anchor, now);
+      return {
+        kind: r.kind as SyncStatus['kind'],
+        id: r.id,
+        company: companyOfDomain(r.id),
+        ...s,
+        ...(next ? { nextRun: next.toISOString() } : {}),
+      };
+    });
+    return { state: 'running', message: 'schedules only: the synchronization itself is not implemented yet', details: { syncs } };
+  }
+
+  async stop(): Promise<void> {
+    this.#ctx = undefined;
+  }
+}

@@ -1,0 +1,36 @@
+/** Helpers shared by the built-in engines: body comparison with secrets as fingerprints. */
+import type { KindName } from '../../model/kinds.js';
+import { secretSlots, withValues } from '../crypto.js';
+import type { EngineContext } from '../engines.js';
+
+type Body = Readonly<Record<string, unknown>>;
+
+/** A body with every secret value replaced by its fingerprint, so a planned body compares with a live one. */
+export function comparable(kind: KindName, body: Body, ctx: EngineContext): Body {
+  const values = secretSlots(kind, body).filter((s) => typeof s.value === 'string');
+  if (values.length === 0) return body;
+  return withValues(
+    body,
+    values.map((s) => [s.path, { $secret: ctx.fingerprint(s.value as string) }] as const),
+  );
+}
+
+/** Deep equality of JSON values, insensitive to key order. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => sameJson(v, bb[i]));
+  }
+  const ak = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const bk = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  return ak.length === bk.length && ak.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** The company of a domain id (`company/domain`). */
+export function companyOfDomain(domain: string): string {
+  const i = domain.indexOf('/');
+  return i < 0 ? domain : domain.slice(0, i);
+}

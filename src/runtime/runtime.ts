@@ -1,0 +1,760 @@
+/**
+ * The live runtime: the store, the in-memory live state, change sets, ownership, secrets,
+ * the audit log, committed-change events and the engine host (docs/runtime.md).
+ *
+ * Design notes:
+ * - The whole live state is held in memory (a map per kind) and kept equal to the store: this
+ *   process's commits update it directly; other processes' commits are noticed through
+ *   `PRAGMA data_version` (polled, and checked before every read) and replayed from the audit
+ *   log's `touched` list. Cached objects are immutable: a write replaces them, so a
+ *   {@link LiveState} handed out earlier stays a consistent snapshot.
+ * - A change set is checked in three steps — structure (kinds, ids, exists / not-found,
+ *   ownership, principal scoping, secret fingerprints), then the invariants of the whole
+ *   post-change state of the companies it touches (`checkResources`: the same schemas and rules
+ *   as `validate`; companies share nothing, so the others cannot change outcome), then written
+ *   in ONE `BEGIN IMMEDIATE` transaction that re-checks the revision first. Checking happens
+ *   outside the write lock against the snapshot at the base revision; if anyone commits
+ *   meanwhile, the revision check in the transaction refuses the change set as stale.
+ * - Secret values exist in clear only inside `apply` (to encrypt them and to re-check
+ *   invariants) and are never put in a result, an audit entry, an event or a log line;
+ *   problem messages are scrubbed of them as a last line of defence.
+ */
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { NodePath } from '../diagnostics.js';
+import { isKindName, kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
+import { getPath } from '../model/resource.js';
+import { checkResources } from '../validate/validate.js';
+import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
+import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues } from './crypto.js';
+import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
+import { DB_FILE, Store, type ResourceRow } from './store.js';
+import {
+  isSecretFingerprint,
+  type AuditEntry,
+  type Change,
+  type ChangeImpact,
+  type ChangeProblem,
+  type ChangeSet,
+  type ChangeSetResult,
+  type ChangeVia,
+  type LiveResource,
+  type LiveState,
+  type Manager,
+  type RefusalCode,
+  type RuntimeStatus,
+} from './types.js';
+
+/** Structured log sink (pino's signature: fields first, then the message). Never given secrets. */
+export interface RuntimeLog {
+  debug(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
+}
+
+const silent: RuntimeLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface RuntimeOptions {
+  readonly log?: RuntimeLog;
+  /** Engines to host; default: the built-in ones (`pbx-links`, `sync-schedules`). */
+  readonly engines?: readonly Engine[];
+  /**
+   * Start the engines (default true). The embedded CLI runtime does not: engines belong to
+   * the long-running `serve` process; its engines still answer `impact`.
+   */
+  readonly startEngines?: boolean;
+  /** How often to look for other processes' commits (default 200 ms). */
+  readonly pollIntervalMs?: number;
+  /** SQLite busy timeout: how long a writer waits for another's lock (default 5 s). */
+  readonly busyTimeoutMs?: number;
+  readonly engineHost?: EngineHostOptions;
+  /** For crash tests only: called inside the write transaction every 1,000 rows written. */
+  readonly testHooks?: { readonly duringWrite?: (rowsWritten: number) => void };
+}
+
+/** The super user the runtime acts for when no principal is given (embedded CLI, engines). */
+export const LOCAL_PRINCIPAL: Principal = Object.freeze({ username: 'local', superUser: true, companies: Object.freeze([]) as readonly string[] });
+
+/** One live resource in memory: its live form, company and encrypted secrets. Immutable. */
+interface Entry {
+  readonly live: LiveResource;
+  readonly company: string | undefined;
+  /** Encrypted values by path; undefined when the resource holds no secret. */
+  readonly secrets: readonly (readonly [NodePath, string])[] | undefined;
+}
+
+/** A validated write waiting for the transaction. */
+interface Write {
+  readonly action: 'create' | 'update' | 'delete';
+  readonly kind: KindName;
+  readonly id: string;
+  readonly company: string | undefined;
+  /** Undefined for deletes. */
+  readonly entry: Entry | undefined;
+  readonly bodyJson: string | undefined;
+  readonly secretsJson: string | null;
+  readonly before: Entry | undefined;
+  /** Clear values at secret paths, only for the invariant check. */
+  readonly clear: readonly (readonly [NodePath, string])[] | undefined;
+}
+
+class Refusal extends Error {
+  constructor(readonly result: ChangeSetResult & { ok: false }) {
+    super(result.message);
+  }
+}
+
+const MANAGER = /^(config|api|(import|directory):.+)$/;
+const VIA = new Set<ChangeVia>(['plan', 'api', 'sync']);
+const SERVER_WIDE = new Set<KindName>(['Company', 'AdminAccount']);
+/** Kinds whose rules reach across companies (connector names are unique server-wide). */
+const CROSS_COMPANY = new Set<KindName>(['Company', 'AdminAccount', 'Connector']);
+/** Which refusal code wins when problems of several codes are found. */
+const CODE_ORDER: readonly RefusalCode[] = ['forbidden', 'not-found', 'exists', 'not-managed', 'invalid'];
+
+/** The company a resource belongs to: Company → its name, AdminAccount → none, others → first id segment. */
+export function companyOf(kind: KindName, id: string): string | undefined {
+  if (kind === 'Company') return id;
+  if (kind === 'AdminAccount') return undefined;
+  const i = id.indexOf('/');
+  return i < 0 ? id : id.slice(0, i);
+}
+
+export function canAccessCompany(principal: Principal, company: string | undefined): boolean {
+  if (principal.superUser) return true;
+  return company !== undefined && principal.companies.includes(company);
+}
+
+/**
+ * The live runtime over one data directory. Open with {@link Runtime.open}; several processes
+ * may open the same directory (SQLite serializes writers), but only one should `serve`
+ * (`acquireServeLock` in embedded.ts).
+ */
+export class Runtime implements RuntimeCore {
+  readonly dataDir: string;
+  readonly #store: Store;
+  readonly #box: SecretBox;
+  readonly #log: RuntimeLog;
+  readonly #byKind = new Map<KindName, Map<string, Entry>>(KIND_NAMES.map((k) => [k, new Map()]));
+  /** Kinds whose map is no longer in id order (sorted lazily when the state is read). */
+  readonly #unsorted = new Set<KindName>();
+  #revision = 0;
+  #dataVersion = -1;
+  readonly #listeners = new Set<(event: CommittedEvent) => void>();
+  readonly #poll: NodeJS.Timeout;
+  readonly #host: EngineHost;
+  readonly #hooks: RuntimeOptions['testHooks'];
+  #closed = false;
+
+  private constructor(dataDir: string, options: RuntimeOptions) {
+    this.dataDir = dataDir;
+    this.#log = options.log ?? silent;
+    this.#hooks = options.testHooks;
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    this.#box = new SecretBox(loadOrCreateKey(dataDir));
+    const file = path.join(dataDir, DB_FILE);
+    const fresh = !existsSync(file);
+    this.#store = Store.open(file, { busyTimeoutMs: options.busyTimeoutMs });
+    if (fresh && process.platform !== 'win32') chmodSync(file, 0o600);
+    this.#store.readTransaction(() => this.#reloadAll());
+    this.#dataVersion = this.#store.dataVersion();
+    this.#poll = setInterval(() => {
+      try {
+        this.#refresh();
+      } catch (e) {
+        this.#log.error({ err: (e as Error).message }, 'reading other processes\u2019 changes failed');
+      }
+    }, options.pollIntervalMs ?? 200);
+    this.#poll.unref();
+    this.#host = new EngineHost(options.engines ?? builtinEngines(), {
+      log: this.#log,
+      fingerprint: (v) => this.fingerprint(v),
+      live: (kinds) => this.#liveOf(kinds),
+      state: () => this.state(),
+      ...options.engineHost,
+    });
+  }
+
+  /** Open (creating on first use) the runtime over `dataDir` and start its engines. */
+  static async open(dataDir: string, options: RuntimeOptions = {}): Promise<Runtime> {
+    const rt = new Runtime(path.resolve(dataDir), options);
+    rt.#log.info({ dataDir: rt.dataDir, revision: rt.#revision, resources: rt.#count() }, 'runtime opened');
+    if (options.startEngines ?? true) await rt.#host.start();
+    return rt;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reading
+
+  revision(): number {
+    this.#refresh();
+    return this.#revision;
+  }
+
+  state(filter: { readonly company?: string; readonly principal?: Principal } = {}): LiveState {
+    this.#refresh();
+    const { company, principal } = filter;
+    const all = company === undefined && (principal === undefined || principal.superUser);
+    const resources: LiveResource[] = [];
+    for (const kind of KIND_NAMES) {
+      for (const e of this.#sorted(kind).values()) {
+        if (all || this.#visible(e.company, company, principal)) resources.push(e.live);
+      }
+    }
+    return { revision: this.#revision, resources };
+  }
+
+  get(kind: KindName, id: string): LiveResource | undefined {
+    this.#refresh();
+    return this.#byKind.get(kind)?.get(id)?.live;
+  }
+
+  fingerprint(values: readonly string[]): string[] {
+    return values.map((v) => this.#box.fingerprint(v));
+  }
+
+  companyOf(kind: KindName, id: string): string | undefined {
+    return companyOf(kind, id);
+  }
+
+  canAccessCompany(principal: Principal, company: string | undefined): boolean {
+    return canAccessCompany(principal, company);
+  }
+
+  /**
+   * Committed change sets, newest first: `limit` (default 50) entries, only those after
+   * `sinceRevision` and through `via` when given. A company admin sees only the changes of
+   * their companies, and no entry that has none.
+   */
+  audit(query: { readonly limit?: number; readonly via?: ChangeVia; readonly sinceRevision?: number; readonly principal?: Principal } = {}): AuditEntry[] {
+    const limit = Math.max(0, Math.min(query.limit ?? 50, 10_000));
+    const principal = query.principal;
+    const out: AuditEntry[] = [];
+    let before: number | undefined;
+    while (out.length < limit) {
+      const rows = this.#store.auditPage({ limit: limit - out.length, ...(query.via ? { via: query.via } : {}), ...(query.sinceRevision !== undefined ? { sinceRevision: query.sinceRevision } : {}), ...(before !== undefined ? { beforeRevision: before } : {}) });
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        before = r.revision;
+        let changes = JSON.parse(r.changes) as AuditEntry['changes'];
+        if (principal && !principal.superUser) {
+          changes = changes.filter((c) => canAccessCompany(principal, companyOf(c.kind, c.id)));
+          if (changes.length === 0) continue;
+        }
+        out.push({
+          revision: r.revision,
+          at: r.at,
+          actor: r.actor,
+          via: r.via as ChangeVia,
+          ...(r.plan_digest !== null ? { planDigest: r.plan_digest } : {}),
+          ...(r.git_commit !== null ? { gitCommit: r.git_commit } : {}),
+          ...(r.git_dirty !== null ? { gitDirty: r.git_dirty === 1 } : {}),
+          ...(r.summary !== null ? { summary: r.summary } : {}),
+          changes,
+        });
+      }
+    }
+    return out;
+  }
+
+  status(principal?: Principal): RuntimeStatus {
+    return { revision: this.revision(), engines: this.#host.status(principal ? (c) => canAccessCompany(principal, c) : undefined) };
+  }
+
+  impact(changes: readonly Change[]): ChangeImpact[] {
+    this.#refresh();
+    return this.#host.impact(changes, (kind, id) => this.#byKind.get(kind)?.get(id)?.live);
+  }
+
+  subscribe(listener: (event: CommittedEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Writing
+
+  apply(changeSet: ChangeSet, principal?: Principal): ChangeSetResult {
+    try {
+      return this.#apply(changeSet, principal);
+    } catch (e) {
+      if (e instanceof Refusal) {
+        this.#log.info({ code: e.result.code, problems: e.result.problems.length, revision: e.result.revision }, 'change set refused');
+        return e.result;
+      }
+      throw e;
+    }
+  }
+
+  #apply(cs: ChangeSet, principal: Principal | undefined): ChangeSetResult {
+    if (this.#closed) throw new Error('the runtime is closed');
+    this.#refresh();
+    const base = this.#revision;
+    const refuse = (code: RefusalCode, message: string, problems: readonly ChangeProblem[] = []): never => {
+      throw new Refusal({ ok: false, code, message, revision: base, problems });
+    };
+    if (cs.baseRevision !== base) {
+      refuse('stale', `the change set was planned against revision ${cs.baseRevision} but the live revision is ${base}: plan again`);
+    }
+    const via = cs.origin?.via;
+    if (!VIA.has(via)) refuse('invalid', `origin.via must be plan, api or sync, not ${JSON.stringify(via)}`);
+    const actor = principal?.username ?? cs.origin.actor ?? 'local';
+    const writes = this.#prepare(cs, via, principal, refuse);
+    const problems = this.#checkInvariants(writes);
+    if (problems.length > 0) {
+      refuse('invalid', `the change set would break ${problems.length} invariant${problems.length === 1 ? '' : 's'} of the live state; nothing was applied`, problems);
+    }
+    const revision = base + 1;
+    const at = new Date().toISOString();
+    const committed = this.#write(cs, writes, { base, revision, at, actor, via }, refuse);
+    this.#commitToCache(writes, committed, revision);
+    const event: CommittedEvent = {
+      revision,
+      at,
+      via,
+      actor,
+      changes: writes.map((w) => ({ action: w.action, kind: w.kind, id: w.id, ...(w.company !== undefined ? { company: w.company } : {}) })),
+    };
+    this.#log.info({ revision, via, actor, changes: writes.length }, 'change set committed');
+    this.#emit(event);
+    return { ok: true, revision, applied: writes.length };
+  }
+
+  /** Structural checks of every change, in order, against the state as the previous changes leave it. */
+  #prepare(cs: ChangeSet, via: ChangeVia, principal: Principal | undefined, refuse: (code: RefusalCode, message: string, problems?: readonly ChangeProblem[]) => never): Write[] {
+    const problems: ChangeProblem[] = [];
+    const overlay = new Map<string, Entry | null>();
+    const writes: Write[] = [];
+    const changes = Array.isArray(cs.changes) ? cs.changes : refuse('invalid', 'changes must be a list');
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!;
+      const at = `change ${i + 1}`;
+      if (!isKindName(c.kind)) {
+        problems.push({ code: 'invalid', message: `${at}: unknown kind ${JSON.stringify(c.kind)}` });
+        continue;
+      }
+      const kind = c.kind;
+      if (typeof c.id !== 'string' || c.id === '') {
+        problems.push({ code: 'invalid', message: `${at}: ${kind} needs an id`, kind });
+        continue;
+      }
+      const id = c.id;
+      const company = companyOf(kind, id);
+      const where = { kind, id };
+      if (principal && !principal.superUser && (kind === 'AdminAccount' || !canAccessCompany(principal, company))) {
+        problems.push({
+          code: 'forbidden',
+          message: kind === 'AdminAccount' ? `${kind} '${id}': only super users manage admin accounts` : `${kind} '${id}' belongs to company '${company}', which '${principal.username}' does not administer`,
+          ...where,
+        });
+        continue;
+      }
+      const key = `${kind}\0${id}`;
+      const current = overlay.has(key) ? (overlay.get(key) ?? undefined) : this.#byKind.get(kind)!.get(id);
+      if (c.action === 'delete') {
+        if (!current) {
+          problems.push({ code: 'not-found', message: `${at}: cannot delete ${kind} '${id}': it does not exist`, ...where });
+          continue;
+        }
+        if (via === 'plan' && current.live.manager !== 'config') {
+          problems.push({ code: 'not-managed', message: `${at}: ${kind} '${id}' is managed by ${current.live.manager}, not config: a plan never deletes what it does not manage`, ...where });
+          continue;
+        }
+        overlay.set(key, null);
+        writes.push({ action: 'delete', kind, id, company, entry: undefined, bodyJson: undefined, secretsJson: null, before: current, clear: undefined });
+        continue;
+      }
+      if (c.action !== 'create' && c.action !== 'update') {
+        problems.push({ code: 'invalid', message: `${at}: unknown action ${JSON.stringify((c as { action?: unknown }).action)}`, ...where });
+        continue;
+      }
+      const body = c.body;
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        problems.push({ code: 'invalid', message: `${at}: the body of ${kind} '${id}' must be an object`, ...where });
+        continue;
+      }
+      const bodyId = kindInfo(kind).id(body);
+      if (bodyId !== id) {
+        problems.push({
+          code: 'id-mismatch',
+          message: `${at}: the body identifies ${kind} '${bodyId ?? '(unusable identity fields)'}' (by ${kindInfo(kind).identity.join(' + ')}), not '${id}'`,
+          ...where,
+        });
+        continue;
+      }
+      let manager: Manager;
+      let drifted: boolean;
+      if (c.action === 'create') {
+        if (current) {
+          problems.push({ code: 'exists', message: `${at}: cannot create ${kind} '${id}': it already exists (managed by ${current.live.manager})`, ...where });
+          continue;
+        }
+        const m = c.manager ?? (via === 'plan' ? 'config' : via === 'api' ? 'api' : cs.origin.actor);
+        if (typeof m !== 'string' || !MANAGER.test(m)) {
+          problems.push({ code: 'invalid', message: `${at}: manager must be config, api, import:<name> or directory:<name>, not ${JSON.stringify(m)}`, ...where });
+          continue;
+        }
+        manager = m as Manager;
+        drifted = false;
+      } else {
+        if (!current) {
+          problems.push({ code: 'not-found', message: `${at}: cannot update ${kind} '${id}': it does not exist`, ...where });
+          continue;
+        }
+        manager = current.live.manager;
+        if (via === 'plan' && manager !== 'config') {
+          problems.push({ code: 'not-managed', message: `${at}: ${kind} '${id}' is managed by ${manager}, not config: a plan never changes what it does not manage`, ...where });
+          continue;
+        }
+        // A config-managed resource written by anything but a plan has drifted from its YAML.
+        drifted = manager === 'config' && via !== 'plan';
+      }
+      const sec = this.#secrets(kind, id, body, current, problems);
+      if (sec === undefined) continue;
+      const liveBody = sec.live;
+      const entry: Entry = {
+        live: {
+          kind,
+          id,
+          body: liveBody,
+          manager,
+          revision: 0, // set at commit
+          updatedAt: '',
+          updatedBy: '',
+          updatedVia: via,
+          ...(drifted ? { drifted } : {}),
+        },
+        company,
+        secrets: sec.encrypted,
+      };
+      overlay.set(key, entry);
+      writes.push({
+        action: c.action,
+        kind,
+        id,
+        company,
+        entry,
+        bodyJson: JSON.stringify(liveBody),
+        secretsJson: sec.encrypted ? JSON.stringify(sec.encrypted) : null,
+        before: current,
+        clear: sec.clear,
+      });
+    }
+    if (problems.length > 0) {
+      const code = CODE_ORDER.find((k) => problems.some((p) => p.code === k)) ?? 'invalid';
+      refuse(code, `${problems.length} change${problems.length === 1 ? '' : 's'} refused; nothing was applied`, problems);
+    }
+    return writes;
+  }
+
+  /**
+   * Secret slots of a new body: values are encrypted and fingerprinted; a fingerprint keeps the
+   * current value it names (any secret of the same resource: lists may be reordered), and is
+   * refused when it names none. Undefined when a problem was reported.
+   */
+  #secrets(
+    kind: KindName,
+    id: string,
+    body: Readonly<Record<string, unknown>>,
+    current: Entry | undefined,
+    problems: ChangeProblem[],
+  ): { live: Readonly<Record<string, unknown>>; encrypted: (readonly [NodePath, string])[] | undefined; clear: (readonly [NodePath, string])[] | undefined } | undefined {
+    const slots = secretSlots(kind, body);
+    if (slots.length === 0) return { live: body, encrypted: undefined, clear: undefined };
+    const aad = `${kind}\0${id}`;
+    let currentByFp: Map<string, string> | undefined;
+    const encrypted: (readonly [NodePath, string])[] = [];
+    const clear: (readonly [NodePath, string])[] = [];
+    const replace: (readonly [NodePath, unknown])[] = [];
+    let ok = true;
+    for (const s of slots) {
+      if (typeof s.value === 'string') {
+        encrypted.push([s.path, this.#box.encrypt(s.value, aad)]);
+        clear.push([s.path, s.value]);
+        replace.push([s.path, { $secret: this.#box.fingerprint(s.value) }]);
+        continue;
+      }
+      if (!currentByFp) {
+        currentByFp = new Map();
+        for (const [p, ct] of current?.secrets ?? []) {
+          const fp = getPath(current!.live.body, p);
+          if (isSecretFingerprint(fp)) currentByFp.set(fp.$secret, ct);
+        }
+      }
+      const ct = currentByFp.get(s.value.$secret);
+      if (ct === undefined) {
+        ok = false;
+        problems.push({
+          code: 'secret-fingerprint',
+          message: current
+            ? `'${s.path.join('.')}' gives a fingerprint that matches no current secret of ${kind} '${id}': send the value to set it`
+            : `'${s.path.join('.')}' gives a fingerprint but ${kind} '${id}' has no secret yet: send the value`,
+          kind,
+          id,
+          path: s.path.join('.'),
+        });
+        continue;
+      }
+      encrypted.push([s.path, ct]);
+      clear.push([s.path, this.#box.decrypt(ct, aad)]);
+    }
+    if (!ok) return undefined;
+    return { live: replace.length > 0 ? withValues(body, replace) : body, encrypted, clear };
+  }
+
+  /** Re-check the invariants of the post-change state of every company the writes touch. */
+  #checkInvariants(writes: readonly Write[]): ChangeProblem[] {
+    if (writes.length === 0) return [];
+    const companies = new Set<string | undefined>();
+    const changed = new Map<string, Write>();
+    for (const w of writes) {
+      companies.add(w.company);
+      changed.set(`${w.kind}\0${w.id}`, w);
+    }
+    const input: { kind: KindName; body: Readonly<Record<string, unknown>> }[] = [];
+    const clearValues = new Set<string>();
+    const clearBody = (kind: KindName, id: string, e: Entry): Readonly<Record<string, unknown>> => {
+      if (!e.secrets) return e.live.body;
+      const values = e.secrets.map(([p, ct]) => [p, this.#box.decrypt(ct, `${kind}\0${id}`)] as const);
+      for (const [, v] of values) clearValues.add(v);
+      return withValues(e.live.body, values);
+    };
+    for (const kind of KIND_NAMES) {
+      const crossCompany = CROSS_COMPANY.has(kind);
+      for (const [id, e] of this.#byKind.get(kind)!) {
+        if (changed.has(`${kind}\0${id}`)) continue;
+        if (crossCompany || companies.has(e.company)) input.push({ kind, body: clearBody(kind, id, e) });
+      }
+    }
+    // The final write of each resource (a resource written twice counts once).
+    for (const w of changed.values()) {
+      if (!w.entry) continue;
+      if (w.clear) for (const [, v] of w.clear) clearValues.add(v);
+      input.push({ kind: w.kind, body: w.clear ? withValues(w.entry.live.body, w.clear) : w.entry.live.body });
+    }
+    const scrub = (s: string) => {
+      for (const v of clearValues) if (v.length > 0 && s.includes(v)) s = s.split(v).join(SENSITIVE);
+      return s;
+    };
+    return checkResources(input)
+      .filter((p) => p.severity === 'error')
+      .map((p) => ({ code: p.code, message: scrub(p.message), ...(p.kind ? { kind: p.kind } : {}), ...(p.id ? { id: p.id } : {}), ...(p.path ? { path: p.path } : {}) }));
+  }
+
+  /** Write everything in one immediate transaction; returns the entries as committed. */
+  #write(
+    cs: ChangeSet,
+    writes: readonly Write[],
+    c: { base: number; revision: number; at: string; actor: string; via: ChangeVia },
+    refuse: (code: RefusalCode, message: string) => never,
+  ): (Entry | undefined)[] {
+    const store = this.#store;
+    const committed: (Entry | undefined)[] = writes.map((w) =>
+      w.entry ? { ...w.entry, live: { ...w.entry.live, revision: c.revision, updatedAt: c.at, updatedBy: c.actor } } : undefined,
+    );
+    // Audit changes and the touched list, built as strings (bodies are already JSON).
+    const parts: string[] = [];
+    const touched: string[] = [];
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      touched.push(w.action[0]!, w.kind, w.id);
+      let s = `{"action":"${w.action}","kind":"${w.kind}","id":${JSON.stringify(w.id)}`;
+      if (w.before) s += `,"before":${JSON.stringify(redacted(w.before))}`;
+      if (w.entry) s += `,"after":${w.entry.secrets ? JSON.stringify(redacted(w.entry)) : w.bodyJson!}`;
+      parts.push(s + '}');
+    }
+    const changesJson = `[${parts.join(',')}]`;
+    const touchedJson = JSON.stringify(touched);
+    const hook = this.#hooks?.duringWrite;
+    store.writeTransaction(() => {
+      const live = store.revision();
+      if (live !== c.base) refuse('stale', `another change set was committed meanwhile (live revision ${live}, planned against ${c.base}): plan again`);
+      for (let i = 0; i < writes.length; i++) {
+        const w = writes[i]!;
+        if (w.action === 'create') {
+          const e = w.entry!;
+          store.insertResource.run(w.kind, w.id, w.company ?? null, w.bodyJson!, w.secretsJson, e.live.manager, c.revision, c.at, c.actor, c.via, e.live.drifted ? 1 : 0);
+        } else if (w.action === 'update') {
+          const e = w.entry!;
+          store.updateResource.run(w.bodyJson!, w.secretsJson, e.live.manager, c.revision, c.at, c.actor, c.via, e.live.drifted ? 1 : 0, w.kind, w.id);
+        } else {
+          store.deleteResource.run(w.kind, w.id);
+        }
+        if (hook && (i + 1) % 1000 === 0) hook(i + 1);
+      }
+      store.insertAudit({
+        revision: c.revision,
+        at: c.at,
+        actor: c.actor,
+        via: c.via,
+        planDigest: cs.origin.planDigest,
+        gitCommit: cs.origin.gitCommit,
+        gitDirty: cs.origin.gitDirty,
+        summary: cs.origin.summary,
+        changes: changesJson,
+        touched: touchedJson,
+      });
+      store.setRevision(c.revision);
+    });
+    return committed;
+  }
+
+  #commitToCache(writes: readonly Write[], committed: readonly (Entry | undefined)[], revision: number): void {
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      const m = this.#byKind.get(w.kind)!;
+      const e = committed[i];
+      if (!e) {
+        m.delete(w.id);
+        continue;
+      }
+      if (!m.has(w.id)) this.#unsorted.add(w.kind);
+      m.set(w.id, e);
+    }
+    this.#revision = revision;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Cache and other processes
+
+  #reloadAll(): void {
+    for (const m of this.#byKind.values()) m.clear();
+    for (const row of this.#store.allResources()) {
+      const e = entryOf(row);
+      this.#byKind.get(e.live.kind)?.set(e.live.id, e);
+    }
+    for (const k of KIND_NAMES) this.#unsorted.add(k);
+    this.#revision = this.#store.revision();
+  }
+
+  /** Catch up with commits of other processes (cheap when there are none). */
+  #refresh(): void {
+    if (this.#closed) return;
+    const dv = this.#store.dataVersion();
+    if (dv === this.#dataVersion) return;
+    this.#dataVersion = dv;
+    const from = this.#revision;
+    const events: CommittedEvent[] = [];
+    this.#store.readTransaction(() => {
+      const revision = this.#store.revision();
+      if (revision === from) return;
+      const heads = this.#store.auditHeadsSince(from);
+      const keys = new Map<string, [KindName, string]>();
+      for (const h of heads) {
+        const t = JSON.parse(h.touched) as string[];
+        const changes: { action: Change['action']; kind: KindName; id: string; company?: string }[] = [];
+        for (let i = 0; i < t.length; i += 3) {
+          const kind = t[i + 1] as KindName;
+          const id = t[i + 2]!;
+          const company = companyOf(kind, id);
+          changes.push({ action: ACTIONS[t[i]!]!, kind, id, ...(company !== undefined ? { company } : {}) });
+          keys.set(`${kind}\0${id}`, [kind, id]);
+        }
+        events.push({ revision: h.revision, at: h.at, via: h.via as ChangeVia, actor: h.actor, changes });
+      }
+      if (heads.length === 0 || heads[0]!.revision !== from + 1 || keys.size > 20_000) {
+        this.#reloadAll();
+      } else {
+        for (const [kind, id] of keys.values()) {
+          const row = this.#store.resource(kind, id);
+          const m = this.#byKind.get(kind);
+          if (!m) continue;
+          if (row) {
+            if (!m.has(id)) this.#unsorted.add(kind);
+            m.set(id, entryOf(row));
+          } else m.delete(id);
+        }
+        this.#revision = revision;
+      }
+    });
+    for (const e of events) this.#emit(e);
+  }
+
+  #emit(event: CommittedEvent): void {
+    this.#host.deliver(event);
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch (e) {
+        this.#log.error({ err: (e as Error).message, revision: event.revision }, 'a change subscriber failed');
+      }
+    }
+  }
+
+  #sorted(kind: KindName): Map<string, Entry> {
+    let m = this.#byKind.get(kind)!;
+    if (this.#unsorted.has(kind)) {
+      const ids = [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const sorted = new Map<string, Entry>();
+      for (const id of ids) sorted.set(id, m.get(id)!);
+      this.#byKind.set(kind, sorted);
+      this.#unsorted.delete(kind);
+      m = sorted;
+    }
+    return m;
+  }
+
+  #visible(company: string | undefined, only: string | undefined, principal: Principal | undefined): boolean {
+    if (only !== undefined && company !== only) return false;
+    return principal === undefined || canAccessCompany(principal, company);
+  }
+
+  #liveOf(kinds: readonly KindName[]): LiveResource[] {
+    const out: LiveResource[] = [];
+    for (const k of kinds) for (const e of this.#sorted(k).values()) out.push(e.live);
+    return out;
+  }
+
+  #count(): number {
+    let n = 0;
+    for (const m of this.#byKind.values()) n += m.size;
+    return n;
+  }
+
+  /** Stop the engines and close the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#poll);
+    await this.#host.stop();
+    this.#listeners.clear();
+    this.#store.close();
+    this.#log.info({ dataDir: this.dataDir }, 'runtime closed');
+  }
+}
+
+const ACTIONS: Record<string, Change['action']> = { c: 'create', u: 'update', d: 'delete' };
+
+function entryOf(r: ResourceRow): Entry {
+  const [kind, id, company, body, secrets, manager, revision, updatedAt, updatedBy, updatedVia, drifted] = r;
+  return {
+    live: {
+      kind: kind as KindName,
+      id,
+      body: JSON.parse(body) as Record<string, unknown>,
+      manager: manager as Manager,
+      revision,
+      updatedAt,
+      updatedBy,
+      updatedVia: updatedVia as ChangeVia,
+      ...(drifted === 1 ? { drifted: true } : {}),
+    },
+    company: company ?? undefined,
+    secrets: secrets === null ? undefined : (JSON.parse(secrets) as [NodePath, string][]),
+  };
+}
+
+/** The audit form of an entry's body. */
+function redacted(e: Entry): unknown {
+  if (!e.secrets) return e.live.body;
+  return withValues(
+    e.live.body,
+    e.secrets.map(([p]) => [p, SENSITIVE] as const),
+  );
+}
+
+/** Kinds with no company (server-wide). */
+export function isServerWide(kind: KindName): boolean {
+  return SERVER_WIDE.has(kind);
+}
