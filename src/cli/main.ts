@@ -103,6 +103,27 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       await runWith(async () => (await reconcile()).exportCommand(opts, io));
     });
 
+  // The server's modules (fastify, pino, prom-client) load only for these commands.
+  const server = () => import('../server/commands.js');
+  program
+    .command('serve')
+    .description('serve the runtime of a data directory over HTTP until SIGTERM or SIGINT (docs/runtime.md, "HTTP API")')
+    .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
+    .action(async (opts: { dataDir: string; listen: string }) => {
+      exitCode = await (await server()).serve(opts, io);
+    });
+  program
+    .command('token')
+    .description('API tokens of administrators')
+    .command('create')
+    .description('make a bearer token for an AdminAccount, in the store of a data directory; printed once')
+    .argument('<username>', 'the AdminAccount username')
+    .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
+    .action(async (username: string, opts: { dataDir: string }) => {
+      exitCode = await (await server()).tokenCreateCommand(username, opts, io);
+    });
+
   const dialplan = program.command('dialplan').description('work with dial plans (number translation, manual §5)');
   dialplan
     .command('test')

@@ -1,0 +1,116 @@
+/** The HTTP RuntimeClient against a real server: a round trip, refusals as results, failures as clear errors. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { connectRuntime, RuntimeHttpError } from '../../src/runtime/http-client.js';
+import type { RuntimeClient } from '../../src/runtime/types.js';
+import { seed, startServer, type TestServer } from './helpers.js';
+
+let s: TestServer;
+let tokens: { alice: string; bob: string; root: string };
+let client: RuntimeClient;
+
+beforeAll(async () => {
+  s = await startServer();
+  tokens = seed(s);
+  client = await connectRuntime(`${s.url}/`, tokens.alice);
+});
+afterAll(async () => {
+  await client?.close();
+  await s?.close();
+});
+
+describe('connectRuntime', () => {
+  it('round trip: state → apply → state, as the embedded runtime would answer', async () => {
+    expect(client.location).toBe(s.url);
+    const before = await client.state({ company: 'acme' });
+    expect(before.revision).toBe(s.runtime.revision());
+    const result = await client.apply({
+      baseRevision: before.revision,
+      changes: [{ action: 'create', kind: 'User', id: 'acme/paris/http1', body: { domain: 'acme/paris', username: 'http1', password: 'Http-client-pass-1' } }],
+      origin: { via: 'plan', summary: 'from the client' },
+    });
+    expect(result).toEqual({ ok: true, revision: before.revision + 1, applied: 1 });
+    const after = await client.state({ company: 'acme' });
+    expect(after.revision).toBe(before.revision + 1);
+    const created = after.resources.find((r) => r.id === 'acme/paris/http1');
+    expect(created).toMatchObject({ kind: 'User', manager: 'config', updatedBy: 'alice' });
+    const [fp] = await client.fingerprint(['Http-client-pass-1']);
+    expect(created!.body.password).toEqual({ $secret: fp });
+    expect(after).toEqual(s.runtime.state({ company: 'acme', principal: { username: 'alice', superUser: false, companies: ['acme'] } }));
+  });
+
+  it('returns refusals as ChangeSetResults: stale (409), invalid (422), forbidden (403)', async () => {
+    const rev = s.runtime.revision();
+    const stale = await client.apply({ baseRevision: rev - 1, changes: [], origin: { via: 'plan' } });
+    expect(stale).toMatchObject({ ok: false, code: 'stale', revision: rev });
+    const invalid = await client.apply({ baseRevision: rev, changes: [{ action: 'create', kind: 'User', id: 'acme/paris/bad', body: { domain: 'acme/paris', username: 'bad', nope: 1 } }], origin: { via: 'plan' } });
+    expect(invalid).toMatchObject({ ok: false, code: 'invalid' });
+    if (!invalid.ok) expect(invalid.problems.length).toBeGreaterThan(0);
+    const forbidden = await client.apply({ baseRevision: rev, changes: [{ action: 'delete', kind: 'User', id: 'globex/berlin/hans' }], origin: { via: 'plan' } });
+    expect(forbidden).toMatchObject({ ok: false, code: 'forbidden' });
+    expect(s.runtime.revision()).toBe(rev);
+  });
+
+  it('reads audit, status and impact', async () => {
+    const audit = await client.audit({ limit: 1, via: 'plan' });
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor: 'alice', via: 'plan', summary: 'from the client' });
+    expect(await client.status()).toEqual(s.runtime.status({ username: 'alice', superUser: false, companies: ['acme'] }));
+    const impact = await client.impact([{ action: 'delete', kind: 'User', id: 'acme/paris/http1' }]);
+    expect(impact).toEqual(s.runtime.impact([{ action: 'delete', kind: 'User', id: 'acme/paris/http1' }]));
+  });
+
+  it('throws "refused the token" for a bad token, naming the URL and never the token', async () => {
+    const bad = await connectRuntime(s.url, 'sbt_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB');
+    const e = await bad.state().catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RuntimeHttpError);
+    expect((e as Error).name).toBe('RuntimeError');
+    expect((e as Error).message).toBe(`runtime at ${s.url} refused the token: invalid token: unknown or revoked token`);
+    expect((e as RuntimeHttpError).status).toBe(401);
+  });
+
+  it('throws a clear error for a forbidden read', async () => {
+    await expect(client.state({ company: 'globex' })).rejects.toThrow(`runtime at ${s.url} refused GET /v1/state: 'alice' may not read the state of company 'globex'`);
+  });
+
+  it('refuses to connect without a token or with a bad URL', async () => {
+    await expect(connectRuntime(s.url, '')).rejects.toThrow(/needs a token: set SWITCHBOARD_TOKEN/);
+    await expect(connectRuntime('127.0.0.1:7480', 'x')).rejects.toThrow(/not an http:\/\/ or https:\/\/ URL|not a runtime URL/);
+  });
+
+  it('says when nothing listens there', async () => {
+    const server = http.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    const c = await connectRuntime(`http://127.0.0.1:${port}`, tokens.alice);
+    await expect(c.state()).rejects.toThrow(`cannot reach the runtime at http://127.0.0.1:${port}: ECONNREFUSED (is \`switchboard serve\` running there?)`);
+  });
+
+  it('times out', async () => {
+    const server = http.createServer(() => {
+      // never answers
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const c = await connectRuntime(`http://127.0.0.1:${port}`, tokens.alice, { timeoutMs: 200 });
+      await expect(c.status()).rejects.toThrow(`runtime at http://127.0.0.1:${port} timed out after 0.2 s (GET /v1/status)`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('says when the answer is not from a Switchboard runtime', async () => {
+    const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const c = await connectRuntime(`http://127.0.0.1:${port}`, tokens.alice);
+      await expect(c.status()).rejects.toThrow(/is this a Switchboard runtime\?/);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

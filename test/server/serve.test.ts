@@ -1,0 +1,182 @@
+/**
+ * `switchboard serve` as a real child process: start, admin.token, the serve lock, graceful
+ * SIGTERM (with a change set in flight), restart from the store, `token create`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { call, SECRETS, tempDataDir } from './helpers.js';
+
+const ENTRY = path.resolve('test/server/cli-entry.ts');
+const children = new Set<ChildProcess>();
+
+afterEach(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+});
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function spawnCli(args: string[]): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Start `serve` on a free port and wait for its "serving" log line. */
+async function startServe(dataDir: string): Promise<Served> {
+  const p = spawnCli(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0']);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const line = logLines(p.stdout()).find((l) => l.msg === 'serving');
+    if (line) return { ...p, url: String(line.url) };
+    if (p.child.exitCode !== null) throw new Error(`serve exited ${p.child.exitCode}: ${p.stderr()}${p.stdout()}`);
+    if (Date.now() > deadline) throw new Error(`serve did not start: ${p.stderr()}${p.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function logLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const CONFIG = [
+  { action: 'create', kind: 'Company', id: 'acme', body: { name: 'acme' } },
+  { action: 'create', kind: 'Domain', id: 'acme/paris', body: { company: 'acme', name: 'paris', internalLength: 4 } },
+  {
+    action: 'create',
+    kind: 'PbxLink',
+    id: 'acme/paris/pbx',
+    body: { domain: 'acme/paris', name: 'pbx', protocol: 'csta', ip: '192.0.2.10', port: 3211, pbxType: 'A5000', username: 'tws', password: SECRETS.link },
+  },
+  { action: 'create', kind: 'User', id: 'acme/paris/jdoe', body: { domain: 'acme/paris', username: 'jdoe', password: SECRETS.jdoe, devices: [{ number: '1001', protocol: 'CSTA', link: 'pbx' }] } },
+  { action: 'create', kind: 'AdminAccount', id: 'alice', body: { username: 'alice', password: SECRETS.alice, companies: ['acme'] } },
+];
+
+describe('switchboard serve (child process)', () => {
+  it('starts, writes admin.token 0600, refuses a second serve, stops on SIGTERM, restarts from the store', async () => {
+    const dataDir = tempDataDir();
+    const first = await startServe(dataDir);
+
+    // admin.token: 0600, its path logged, the token itself never.
+    const tokenFile = path.join(dataDir, 'admin.token');
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(token).toMatch(/^sbt_/);
+    const tokenLine = logLines(first.stdout()).find((l) => l.file === tokenFile);
+    expect(tokenLine?.msg).toMatch(/wrote a new super-admin token/);
+    expect(first.stdout()).not.toContain(token);
+
+    expect((await call(first.url, 'GET', '/healthz')).status).toBe(200);
+    expect((await call(first.url, 'GET', '/readyz')).status).toBe(200);
+    const applied = await call(first.url, 'POST', '/v1/changesets', { token, body: { baseRevision: 0, changes: CONFIG, origin: { via: 'plan' } } });
+    expect(applied.status, applied.text).toBe(200);
+    const stateBefore = await call(first.url, 'GET', '/v1/state', { token });
+    const statusBefore = await call(first.url, 'GET', '/v1/status', { token });
+    expect(statusBefore.body.engines.length).toBeGreaterThan(0);
+
+    // A second serve on the same data directory is refused, clearly, and leaves the first alone.
+    const second = spawnCli(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0']);
+    expect(await second.exited).toBe(1);
+    expect(second.stderr()).toMatch(/another switchboard serve \(PID \d+\) is running on/);
+    expect((await call(first.url, 'GET', '/healthz')).status).toBe(200);
+
+    // SIGTERM: exit 0, engines stopped, store closed, lock released.
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const msgs = logLines(first.stdout()).map((l) => l.msg);
+    expect(msgs).toContain('shutting down: finishing requests in flight');
+    expect(msgs.at(-1)).toBe('stopped');
+    expect(existsSync(path.join(dataDir, 'serve.lock'))).toBe(false);
+    expect(first.stderr()).toBe('');
+
+    // Restart: the same token, the same state, the engines back with the same status.
+    const again = await startServe(dataDir);
+    expect(logLines(again.stdout()).find((l) => l.file === tokenFile)?.msg).toMatch(/kept/);
+    const stateAfter = await call(again.url, 'GET', '/v1/state', { token });
+    expect(stateAfter.status).toBe(200);
+    expect(stateAfter.body).toEqual(stateBefore.body);
+    const statusAfter = await call(again.url, 'GET', '/v1/status', { token });
+    expect(statusAfter.body.engines.map((e: { name: string; state: string; details?: unknown }) => [e.name, e.state, e.details])).toEqual(
+      statusBefore.body.engines.map((e: { name: string; state: string; details?: unknown }) => [e.name, e.state, e.details]),
+    );
+    expect(JSON.stringify(statusAfter.body)).toContain('acme/paris/pbx');
+
+    // token create, locally, beside the running server.
+    const created = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, 'token', 'create', 'alice', '--data-dir', dataDir], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(created.status, created.stderr).toBe(0);
+    const aliceToken = created.stdout.trim();
+    expect(aliceToken).toMatch(/^sbt_/);
+    expect(created.stderr).toMatch(/shown only this once/);
+    expect((await call(again.url, 'GET', '/v1/state?company=acme', { token: aliceToken })).status).toBe(200);
+    const unknown = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, 'token', 'create', 'nobody', '--data-dir', dataDir], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/no AdminAccount 'nobody'/);
+
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('finishes the change set in flight before stopping on SIGTERM', async () => {
+    const dataDir = tempDataDir();
+    const served = await startServe(dataDir);
+    const token = readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim();
+    const users = Array.from({ length: 2000 }, (_, i) => ({ action: 'create', kind: 'User', id: `acme/paris/u${i}`, body: { domain: 'acme/paris', username: `u${i}` } }));
+    const body = JSON.stringify({ baseRevision: 0, changes: [...CONFIG.slice(0, 2), ...users], origin: { via: 'plan' } });
+    const half = Math.floor(body.length / 2);
+    const { port, hostname } = new URL(served.url);
+
+    // Send the headers and half the body, then SIGTERM, then the rest: the request is in flight.
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ host: hostname, port, method: 'POST', path: '/v1/changesets', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, half));
+      setTimeout(() => {
+        served.child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(half)), 300);
+      }, 300);
+    });
+    const r = await response;
+    expect(r.status, r.text).toBe(200);
+    expect(JSON.parse(r.text)).toMatchObject({ ok: true, revision: 1, applied: 2002 });
+    expect(await served.exited).toBe(0);
+    const msgs = logLines(served.stdout()).map((l) => l.msg);
+    expect(msgs.indexOf('shutting down: finishing requests in flight')).toBeGreaterThanOrEqual(0);
+    expect(msgs.indexOf('shutting down: finishing requests in flight')).toBeLessThan(msgs.indexOf('change set applied'));
+    expect(msgs.at(-1)).toBe('stopped');
+
+    // What was acknowledged is in the store.
+    const again = await startServe(dataDir);
+    const state = await call(again.url, 'GET', '/v1/state?company=acme', { token });
+    expect(state.body.revision).toBe(1);
+    expect(state.body.resources.filter((x: { kind: string }) => x.kind === 'User')).toHaveLength(2000);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('refuses a bad --listen as a usage error', async () => {
+    const p = spawnCli(['serve', '--data-dir', tempDataDir(), '--listen', 'localhost']);
+    expect(await p.exited).toBe(2);
+    expect(p.stderr()).toMatch(/--listen must be HOST:PORT/);
+  });
+});
