@@ -184,6 +184,14 @@ export class Runtime implements RuntimeCore {
     return rt;
   }
 
+  /**
+   * The underlying store, for the tables the runtime does not own (the HTTP server's tokens).
+   * Never write `resources`, `audit` or `meta` through it: that bypasses every check.
+   */
+  get store(): Store {
+    return this.#store;
+  }
+
   // -------------------------------------------------------------------------------------
   // Reading
 
@@ -301,6 +309,8 @@ export class Runtime implements RuntimeCore {
     if (!VIA.has(via)) refuse('invalid', `origin.via must be plan, api or sync, not ${JSON.stringify(via)}`);
     const actor = principal?.username ?? cs.origin.actor ?? 'local';
     const writes = this.#prepare(cs, via, principal, refuse);
+    // Nothing to do is not a commit: the revision stays (a plan with no changes applies as a no-op).
+    if (writes.length === 0) return { ok: true, revision: base, applied: 0 };
     const problems = this.#checkInvariants(writes);
     if (problems.length > 0) {
       refuse('invalid', `the change set would break ${problems.length} invariant${problems.length === 1 ? '' : 's'} of the live state; nothing was applied`, problems);
@@ -534,7 +544,9 @@ export class Runtime implements RuntimeCore {
       input.push({ kind: w.kind, body: w.clear ? withValues(w.entry.live.body, w.clear) : w.entry.live.body });
     }
     const scrub = (s: string) => {
-      for (const v of clearValues) if (v.length > 0 && s.includes(v)) s = s.split(v).join(SENSITIVE);
+      // Defence in depth (rules and schema messages already never quote secrets); values shorter
+      // than 4 characters would mangle every message and reveal next to nothing.
+      for (const v of clearValues) if (v.length >= 4 && s.includes(v)) s = s.split(v).join(SENSITIVE);
       return s;
     };
     return checkResources(input)
