@@ -200,3 +200,34 @@ describe.each<Mode>(['embedded', 'http'])('reconciler against the %s runtime', (
     expect(same.stdout).toContain('No changes.');
   });
 });
+
+describe('tenancy through the HTTP runtime', () => {
+  it("a company admin's token cannot plan or apply another company, and can its own", async () => {
+    const h = await Harness.start('http', { ...QUICK_ENV });
+    try {
+      h.useConfig('examples/quickstart');
+      expect((await h.cli(['apply', 'config', '--auto-approve'])).status).toBe(0);
+      const token = h.tokens!.create('acme-admin').token;
+      // another company in the configuration
+      h.write(
+        'other/globex.yaml',
+        'apiVersion: switchboard/v1\nkind: Company\nname: globex\n---\napiVersion: switchboard/v1\nkind: Domain\ncompany: globex\nname: hq\n',
+      );
+      const plan = await h.cli(['plan', 'other'], { token });
+      expect(plan.status).toBe(1);
+      expect(plan.stderr).toMatch(/403|forbidden|not allowed|globex/i);
+      const apply = await h.cli(['apply', 'other', '--auto-approve'], { token });
+      expect(apply.status).toBe(1);
+      expect(h.live('Company', 'globex')).toBeUndefined();
+      // its own company: fine
+      h.edit('config/users.yaml', (t) => t.replace(/firstName: Alice/, 'firstName: Alicia'));
+      h.write('config/admins.yaml', '');
+      const own = await h.cli(['apply', 'config', '--auto-approve', '--target', 'acme'], { token });
+      expect(own.stderr).toBe('');
+      expect(own.status).toBe(0);
+      expect(h.live('User', 'acme/paris/alice')?.body.firstName).toBe('Alicia');
+    } finally {
+      await h.close();
+    }
+  });
+});
