@@ -1,23 +1,62 @@
-// `npm run demo`: the first thing a newcomer runs. Validates examples/quickstart with demo
-// values for its secrets (set only when the variables are not already set), then shows what
-// a broken file looks like. Runs the compiled CLI: `npm run build` first (npm run demo does).
+// `npm run demo`: the main job on the embedded runtime, with nothing else installed.
+// In a scratch copy of examples/quickstart: validate, plan, apply, re-plan (empty), an
+// out-of-band edit through the runtime's HTTP API (a real `switchboard serve` on loopback,
+// on the same data directory), and the plan that reverts it.
+// Runs the compiled CLI: `npm run demo` builds first.
 import { main } from '../dist/cli/main.js';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-for (const name of ['CSTA_PASSWORD', 'SWITCHBOARD_ADMIN_PASSWORD']) process.env[name] ??= `demo-${name.toLowerCase()}`;
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(path.join(tmpdir(), 'switchboard-demo-'));
+cpSync(path.join(repo, 'examples/quickstart'), path.join(work, 'quickstart'), { recursive: true });
+// Demo values for the secrets the example references (only when not already set).
+for (const name of ['CSTA_PASSWORD', 'SWITCHBOARD_ADMIN_PASSWORD']) process.env[name] ??= `demo-${name.toLowerCase().replace(/_/g, '-')}`;
+const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: work };
+const bold = (s) => (process.stdout.isTTY && !('NO_COLOR' in process.env) ? `\x1b[1m${s}\x1b[0m` : s);
+const step = async (title, args, expected) => {
+  process.stdout.write(`\n${bold(`## ${title}`)}\n${bold(`$ switchboard ${args.join(' ')}`)}\n`);
+  const code = await main(args, io);
+  if (code !== expected) throw new Error(`switchboard ${args.join(' ')} exited ${code}, expected ${expected}`);
+};
 
-const say = (s) => process.stdout.write(`\n\x1b[1m$ ${s}\x1b[0m\n`);
-say('switchboard validate examples/quickstart');
-const ok = await main(['validate', 'examples/quickstart']);
+let server;
+try {
+  process.stdout.write(`Working in ${work} (embedded runtime in ${path.join(work, '.switchboard')})\n`);
+  await step('1. Validate the configuration', ['validate', 'quickstart'], 0);
+  await step('2. Plan against the empty embedded runtime', ['plan', 'quickstart', '--detailed-exitcode'], 2);
+  await step('3. Apply it (one atomic change set)', ['apply', 'quickstart', '--auto-approve'], 0);
+  await step('4. Plan again: nothing to do', ['plan', 'quickstart', '--detailed-exitcode'], 0);
 
-// A copy with two mistakes, to show the diagnostics.
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-demo-'));
-cpSync('examples/quickstart', dir, { recursive: true });
-const users = path.join(dir, 'users.yaml');
-writeFileSync(users, readFileSync(users, 'utf8').replace('firstName:', 'fristName:').replace('members: [alice,', 'members: [alicia,'));
-say('switchboard validate <copy of quickstart with a typo and an unknown group member>');
-const broken = await main(['validate', dir]);
-rmSync(dir, { recursive: true, force: true });
-process.exitCode = ok === 0 && broken === 1 ? 0 : 1;
+  process.stdout.write(`\n${bold('## 5. An administrator edits a user out of band, through the runtime API')}\n`);
+  server = spawn(process.execPath, [path.join(repo, 'bin/switchboard.js'), 'serve', '--data-dir', '.switchboard', '--listen', '127.0.0.1:0'], { cwd: work, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let buffer = '';
+    server.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(buffer);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`switchboard serve exited ${code}`)));
+  });
+  const token = readFileSync(path.join(work, '.switchboard', 'admin.token'), 'utf8').trim();
+  const id = encodeURIComponent('acme/paris/alice');
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const user = await (await fetch(`${url}/v1/resources/User/${id}`, { headers })).json();
+  const body = { ...(user.body ?? user), firstName: 'Mallory' };
+  const put = await fetch(`${url}/v1/resources/User/${id}`, { method: 'PUT', headers, body: JSON.stringify(body) });
+  process.stdout.write(`PUT ${url}/v1/resources/User/${id} {"firstName": "Mallory", …} → ${put.status}\n`);
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  server = undefined;
+
+  await step('6. Plan shows the drift, who made it, and the change that reverts it', ['plan', 'quickstart', '--detailed-exitcode'], 2);
+  await step('7. Apply reverts it', ['apply', 'quickstart', '--auto-approve'], 0);
+  await step('8. Converged', ['plan', 'quickstart', '--detailed-exitcode'], 0);
+} finally {
+  server?.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+}
