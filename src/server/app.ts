@@ -18,6 +18,8 @@
  *   a body, a token or a secret.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { KIND_NAMES, isKindName, kindInfo, type KindName } from '../model/kinds.js';
 import type { CommittedEvent, Principal, RuntimeCore } from '../runtime/core.js';
@@ -75,7 +77,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const metrics = new ServerMetrics(runtime, { processMetrics: options.processMetrics });
   const principals = new WeakMap<FastifyRequest, Principal>();
   const started = new WeakMap<FastifyRequest, bigint>();
-  const streams = new Set<() => void>();
+  const streams = new Set<(shutdown?: boolean) => void>();
   let closing = false;
 
   const app = Fastify({
@@ -395,7 +397,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     const { principal, view, company } = viewOf(req, 'follow the events of');
     const raw = reply.raw;
     reply.hijack();
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // `Connection: close`: the socket goes with the stream, so shutting down never waits for a
+    // client to drop an idle keep-alive socket that served an event stream.
+    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'close', 'x-accel-buffering': 'no' });
     raw.write(`retry: 3000\n: connected at revision ${runtime.revision()}\n\n`);
     req.log.info({ route: '/v1/events', user: principal.username, company }, 'event stream opened');
 
@@ -409,13 +413,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     };
 
     let ended = false;
-    const end = () => {
+    /** End the stream; at shutdown also drop its socket, so closing never waits on the client. */
+    const end = (shutdown = false) => {
       if (ended) return;
       ended = true;
       unsubscribe();
       clearInterval(heartbeat);
       streams.delete(end);
+      if (shutdown) raw.write(': server shutting down\n\n');
       raw.end();
+      if (shutdown) raw.socket?.destroySoon();
     };
     const unsubscribe = runtime.subscribe((event: CommittedEvent) => {
       if (ended) return;
@@ -432,8 +439,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
     heartbeat.unref();
     streams.add(end);
-    raw.on('close', end);
-    if (closing) end();
+    raw.on('close', () => end());
+    if (closing) end(true);
   });
 
   // --- tokens ---------------------------------------------------------------------------
@@ -463,6 +470,25 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return reply.code(204).send();
   });
 
+  // Sockets and their requests in flight. At shutdown, idle keep-alive sockets are closed at
+  // once and busy ones as soon as their last response is sent: Node's own idle detection misses
+  // some (seen with requests made while an event stream is open), and a client would then hold
+  // the shutdown for its keep-alive timeout.
+  const inFlight = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once('close', () => inFlight.delete(socket));
+  });
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const n = Math.max(0, (inFlight.get(socket) ?? 1) - 1);
+      inFlight.set(socket, n);
+      if (closing && n === 0) socket.destroySoon();
+    });
+  });
+
   await app.ready();
 
   return {
@@ -477,7 +503,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     async close() {
       closing = true;
-      for (const end of [...streams]) end();
+      for (const end of [...streams]) end(true);
+      for (const [socket, n] of inFlight) if (n === 0) socket.destroy();
       await app.close();
     },
   };

@@ -55,7 +55,7 @@ function describe(e: ErrorObject): string {
     case 'const':
       return `${at} must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'discriminator':
-      return `${at}.${String(e.params.tag)} must be one of create, update, delete`;
+      return `${at}/${String(e.params.tag)} must be one of create, update, delete`;
     default:
       return `${at} ${e.message ?? 'is invalid'}`;
   }

@@ -79,7 +79,7 @@ describe('POST /v1/changesets', () => {
     ['an empty body', { rawBody: '' }, /empty/],
     ['not an object', { body: [1, 2] }, /invalid ChangeSet: the body must be object/],
     ['a missing field', { body: { changes: [], origin: { via: 'plan' } } }, /missing 'baseRevision'/],
-    ['an unknown action', { body: { baseRevision: 0, changes: [{ action: 'upsert', kind: 'User', id: 'x', body: {} }], origin: { via: 'plan' } } }, /changes\/0\.action must be one of create, update, delete/],
+    ['an unknown action', { body: { baseRevision: 0, changes: [{ action: 'upsert', kind: 'User', id: 'x', body: {} }], origin: { via: 'plan' } } }, /^invalid ChangeSet: changes\/0\/action must be one of create, update, delete$/],
     ['an unknown kind', { body: { baseRevision: 0, changes: [{ action: 'delete', kind: 'Usr', id: 'x' }], origin: { via: 'plan' } } }, /changes\/0\/kind must be one of Company/],
     ['an unknown field', { body: { baseRevision: 0, changes: [], origin: { via: 'plan' }, force: true } }, /unknown field 'force'/],
     ['via sync', { body: { baseRevision: 0, changes: [], origin: { via: 'sync' } } }, /origin\/via must be one of plan, api/],
