@@ -69,7 +69,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   const dataDir = path.resolve(io.cwd, options.dataDir);
   const logger = createLogger(io.stdout === process.stdout ? pino.destination({ dest: 1, sync: true }) : io.stdout);
 
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   let lock: { release(): void };
   try {
     lock = acquireServeLock(dataDir);

@@ -74,7 +74,8 @@ describe('switchboard serve (child process)', () => {
     const dataDir = tempDataDir();
     const first = await startServe(dataDir);
 
-    // admin.token: 0600, its path logged, the token itself never.
+    // admin.token: 0600 in a 0700 directory, its path logged, the token itself never.
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     const tokenFile = path.join(dataDir, 'admin.token');
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     const token = readFileSync(tokenFile, 'utf8').trim();
