@@ -18,7 +18,7 @@
  *   a body, a token or a secret.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { KIND_NAMES, isKindName, kindInfo, type KindName } from '../model/kinds.js';
@@ -45,7 +45,7 @@ export interface ApiServerOptions {
 }
 
 export interface ApiServer {
-  readonly app: FastifyInstance;
+  readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
   readonly metrics: ServerMetrics;
   /** Listen on host:port (port 0: any free port); resolves to the base URL. */
   listen(host: string, port: number): Promise<string>;
@@ -54,6 +54,8 @@ export interface ApiServer {
 }
 
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
+/** Unread bytes after which an event stream is dropped (the client reconnects and re-reads the state). */
+const MAX_UNREAD_EVENTS_BYTES = 8 * 1024 * 1024;
 
 /** HTTP status of a refused change set. */
 export function refusalStatus(code: RefusalCode): number {
@@ -88,7 +90,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
-  }) as unknown as FastifyInstance;
+  });
 
   const principalOfRequest = (req: FastifyRequest): Principal => {
     const p = principals.get(req);
@@ -96,12 +98,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return p;
   };
 
+  // Fail closed: everything but the two probes needs a token, unknown paths included.
   app.addHook('onRequest', async (req) => {
     started.set(req, process.hrtime.bigint());
-    const url = req.url;
-    if (url.startsWith('/v1/') || url === '/v1' || url === '/metrics' || url.startsWith('/metrics?')) {
-      principals.set(req, authenticate(req.headers.authorization, tokens, runtime));
-    }
+    const path = req.url.split('?')[0]!.replace(/\/+$/, '');
+    if (path !== '/healthz' && path !== '/readyz') principals.set(req, authenticate(req.headers.authorization, tokens, runtime));
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -435,6 +436,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       const changes = v.superUser ? event.changes : event.changes.filter((c) => runtime.canAccessCompany(v, c.company ?? runtime.companyOf(c.kind, c.id)));
       if (changes.length === 0) return;
       raw.write(`id: ${event.revision}\nevent: change\ndata: ${JSON.stringify(changes === event.changes ? event : { ...event, changes })}\n\n`);
+      // A client that does not read must not grow the server's memory without bound.
+      if (raw.writableLength > MAX_UNREAD_EVENTS_BYTES) {
+        req.log.warn({ route: '/v1/events', user: principal.username, unread: raw.writableLength }, 'event stream dropped: the client does not read');
+        end();
+      }
     });
     const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
     heartbeat.unref();

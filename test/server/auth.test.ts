@@ -241,16 +241,20 @@ describe('tenancy details', () => {
     expect((await call(s.url, 'POST', '/v1/tokens', { token: s.adminToken, body: { username: 'builtin:admin' } })).status).toBe(422);
   });
 
-  it('malformed Authorization headers are 401 with a clear message; unknown /v1 paths need a token before 404', async () => {
+  it('malformed Authorization headers are 401 with a clear message; every path but the probes needs a token, even before 404', async () => {
     const basic = await call(s.url, 'GET', '/v1/state', { headers: { authorization: 'Basic YWxpY2U6eA==' } });
     expect(basic.status).toBe(401);
     expect(basic.body.error.message).toMatch(/Bearer/);
     expect((await call(s.url, 'GET', '/v1/nothing-here')).status).toBe(401);
+    expect((await call(s.url, 'GET', '/nothing-here')).status).toBe(401);
+    expect((await call(s.url, 'GET', '/metrics/')).status).toBe(401);
+    expect((await call(s.url, 'GET', '/metrics/', { token: tokens.alice })).status).toBe(403);
     expect((await call(s.url, 'GET', '/v1/nothing-here', { token: tokens.alice })).status).toBe(404);
   });
 
   it('/healthz and /readyz need no token', async () => {
     expect((await call(s.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
     expect((await call(s.url, 'GET', '/readyz')).status).toBe(200);
+    expect((await call(s.url, 'GET', '/readyz/?x=1')).status).toBe(200);
   });
 });
