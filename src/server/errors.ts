@@ -11,11 +11,9 @@ export type HttpErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not-found'
-  | 'conflict'
   | 'precondition-failed'
   | 'payload-too-large'
   | 'unsupported-media-type'
-  | 'unavailable'
   | 'internal';
 
 export class HttpError extends Error {

@@ -281,7 +281,7 @@ export const API_SCHEMAS: Readonly<Record<string, Schema>> = {
         required: ['status', 'code', 'message'],
         properties: {
           status: { type: 'integer' },
-          code: { type: 'string', description: 'Stable: bad-request, invalid, unauthorized, forbidden, not-found, conflict, precondition-failed, payload-too-large, unavailable, internal.' },
+          code: { type: 'string', description: 'Stable: bad-request, invalid, unauthorized, forbidden, not-found, precondition-failed, payload-too-large, unsupported-media-type, internal.' },
           message: { type: 'string' },
         },
       },
