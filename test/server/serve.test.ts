@@ -152,9 +152,14 @@ describe('switchboard serve (child process)', () => {
       });
       req.on('error', reject);
       req.write(body.slice(0, half));
+      // Once the server has the first half, SIGTERM; once it says it is shutting down, the rest.
       setTimeout(() => {
         served.child.kill('SIGTERM');
-        setTimeout(() => req.end(body.slice(half)), 300);
+        const poll = setInterval(() => {
+          if (!served.stdout().includes('shutting down')) return;
+          clearInterval(poll);
+          req.end(body.slice(half));
+        }, 20);
       }, 300);
     });
     const r = await response;
