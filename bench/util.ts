@@ -11,6 +11,7 @@ export interface Command {
   readonly cmd: string;
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
   readonly expectStatus?: number;
 }
 
@@ -18,7 +19,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 
 function once(c: Command): number {
   const t = performance.now();
-  const r = spawnSync(c.cmd, c.args, { env: { ...process.env, ...c.env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(c.cmd, c.args, { cwd: c.cwd, env: { ...process.env, ...c.env }, encoding: 'utf8', maxBuffer: 1 << 28 });
   const ms = performance.now() - t;
   if (r.status !== (c.expectStatus ?? 0)) throw new Error(`${c.cmd} ${c.args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
   return ms;

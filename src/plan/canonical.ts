@@ -54,39 +54,80 @@ export function stableJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-function canonicalValue(schema: Schema | undefined, value: unknown, path: string, secret: SecretMapper): unknown {
-  if (schema?.['x-secret'] === true) return value === undefined ? undefined : secret(value, path);
-  if (Array.isArray(value)) {
-    const items = schema?.items as Schema | undefined;
-    const out = value.map((v, i) => canonicalValue(items, v, `${path}[${i}]`, secret));
-    if (schema?.['x-unordered'] === true) return [...out].sort((a, b) => (stableJson(a) < stableJson(b) ? -1 : stableJson(a) > stableJson(b) ? 1 : 0));
-    const key = schema?.['x-sort-key'];
-    if (typeof key === 'string') {
-      return [...out].sort((a, b) => {
-        const ka = isObject(a) ? a[key] : undefined;
-        const kb = isObject(b) ? b[key] : undefined;
-        return typeof ka === 'number' && typeof kb === 'number' ? ka - kb : String(ka).localeCompare(String(kb));
-      });
-    }
-    return out;
-  }
+type Canonicalizer = (value: unknown, path: string, secret: SecretMapper) => unknown;
+
+const byStableJson = (a: unknown, b: unknown) => {
+  const x = stableJson(a);
+  const y = stableJson(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/** Copy of a value with no schema to follow (unknown fields of hand-made live bodies). */
+const plain: Canonicalizer = (value, path, secret) => {
+  if (Array.isArray(value)) return value.map((v, i) => plain(v, `${path}[${i}]`, secret));
   if (isObject(value)) {
-    if (!schema) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonicalValue(undefined, v, `${path}.${k}`, secret)]));
-    const s = objectSchema(schema, value);
-    const props = (s.properties as Record<string, Schema> | undefined) ?? {};
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = canonicalValue(props[k], v, path ? `${path}.${k}` : k, secret);
-    for (const [k, p] of Object.entries(props)) {
-      if (out[k] === undefined && p && typeof p === 'object' && p.default !== undefined && !(p['x-secret'] === true)) out[k] = structuredClone(p.default);
-    }
+    for (const k in value) out[k] = plain(value[k], path ? `${path}.${k}` : k, secret);
     return out;
   }
   return value;
+};
+
+/**
+ * Compile a schema node into a function giving the canonical form of a value — once per
+ * kind, because plans canonicalize tens of thousands of bodies: the schema is walked here,
+ * not for every body.
+ */
+function compile(schema: Schema | undefined): Canonicalizer {
+  if (!schema || typeof schema !== 'object') return plain;
+  if (schema['x-secret'] === true) return (value, path, secret) => (value === undefined ? undefined : secret(value, path));
+  const disc = (schema.discriminator as { propertyName?: string } | undefined)?.propertyName;
+  if (disc && Array.isArray(schema.oneOf)) {
+    const branches = new Map<unknown, Canonicalizer>();
+    for (const b of schema.oneOf as Schema[]) branches.set((b.properties as Record<string, Schema> | undefined)?.[disc]?.const, compile(b));
+    return (value, path, secret) => (isObject(value) ? (branches.get(value[disc]) ?? plain)(value, path, secret) : value);
+  }
+  const items = schema.items as Schema | undefined;
+  const props = schema.properties as Record<string, Schema> | undefined;
+  if (schema.type === 'array' || items) {
+    const item = compile(items);
+    const unordered = schema['x-unordered'] === true;
+    const key = typeof schema['x-sort-key'] === 'string' ? (schema['x-sort-key'] as string) : undefined;
+    return (value, path, secret) => {
+      if (!Array.isArray(value)) return plain(value, path, secret);
+      const out = value.map((v, i) => item(v, `${path}[${i}]`, secret));
+      if (unordered) return out.sort(byStableJson);
+      if (key) {
+        return out.sort((a, b) => {
+          const ka = isObject(a) ? a[key] : undefined;
+          const kb = isObject(b) ? b[key] : undefined;
+          return typeof ka === 'number' && typeof kb === 'number' ? ka - kb : String(ka).localeCompare(String(kb));
+        });
+      }
+      return out;
+    };
+  }
+  if (props) {
+    const children = new Map(Object.entries(props).map(([k, p]) => [k, compile(p)]));
+    const defaults = Object.entries(props).filter(([, p]) => p && typeof p === 'object' && p.default !== undefined && p['x-secret'] !== true);
+    return (value, path, secret) => {
+      if (!isObject(value)) return plain(value, path, secret);
+      const out: Record<string, unknown> = {};
+      for (const k in value) out[k] = (children.get(k) ?? plain)(value[k], path ? `${path}.${k}` : k, secret);
+      for (const [k, p] of defaults) if (out[k] === undefined) out[k] = typeof p.default === 'object' && p.default !== null ? structuredClone(p.default) : p.default;
+      return out;
+    };
+  }
+  return plain;
 }
+
+const compiled = new Map<KindName, Canonicalizer>();
 
 /** The canonical form of a body of `kind`. Never mutates `body`. */
 export function canonicalize(kind: KindName, body: Body, secret: SecretMapper): Body {
-  return canonicalValue(kindSchema(kind), body, '', secret) as Body;
+  let c = compiled.get(kind);
+  if (!c) compiled.set(kind, (c = compile(kindSchema(kind))));
+  return c(body, '', secret) as Body;
 }
 
 /** Paths (dotted, `[i]` for list items) of the fields marked `x-immutable` that differ. */

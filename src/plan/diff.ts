@@ -16,7 +16,7 @@ import type { Body, Drift, FieldChange, PlannedChange, PlanWarning, UnmanagedRes
 export interface DesiredResource {
   readonly kind: KindName;
   readonly id: string;
-  /** Body as declared, secrets as `{ $secret, ref? }` (canonical or not: see {@link DiffOptions.canonical}). */
+  /** Canonical body, secrets as `{ $secret, ref? }`. */
   readonly body: Body;
 }
 
@@ -29,9 +29,10 @@ export interface CanonicalLive {
 export interface DiffOptions {
   readonly targets?: readonly string[];
   /**
-   * The canonical form of a body. Bodies equal as they are need no canonical form (the
-   * common case: the runtime holds what config applied), so it is computed only for
-   * resources that differ, are created or are deleted. Identity when bodies are canonical already.
+   * The canonical form of a live body. A live body equal to the desired one as it is needs
+   * none (the common case: the runtime holds what config applied, already canonical), so it
+   * is computed only for live resources that differ or are deleted. Identity when live
+   * bodies are canonical already.
    */
   readonly canonical?: (kind: KindName, body: Body) => Body;
 }
@@ -147,7 +148,7 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
     const l = liveById.get(key);
     if (!inScope(d.kind, d.id)) continue;
     if (!l) {
-      forward.push({ action: 'create', kind: d.kind, id: d.id, after: canonical(d.kind, d.body) });
+      forward.push({ action: 'create', kind: d.kind, id: d.id, after: d.body });
       continue;
     }
     if (l.resource.manager !== 'config') {
@@ -162,7 +163,7 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
     }
     if (sameValue(l.body, d.body)) continue;
     const before = canonical(d.kind, l.body);
-    const after = canonical(d.kind, d.body);
+    const after = d.body;
     if (sameValue(before, after)) continue;
     const fields = fieldChanges(before, after);
     const immutable = immutableChanges(d.kind, before, after);

@@ -38,7 +38,7 @@ export function planRef(ref: string, yamlFile: string, root: string): string {
   return `\${file:${path.relative(root, path.join(path.dirname(yamlFile), m[1]!)).split(path.sep).join('/')}}`;
 }
 
-/** The desired state as the differ takes it: bodies as declared, secrets as `{ $secret: fingerprint, ref? }`. */
+/** The desired state as the differ takes it: canonical bodies, secrets as `{ $secret: fingerprint, ref? }`. */
 export async function plannedDesired(state: DesiredState, client: RuntimeClient, root = '.'): Promise<DesiredResource[]> {
   const values = new Set<string>();
   for (const r of state.resources) {
@@ -52,7 +52,7 @@ export async function plannedDesired(state: DesiredState, client: RuntimeClient,
   const fps = list.length > 0 ? await client.fingerprint(list) : [];
   const fingerprintOf = new Map(list.map((v, i) => [v, fps[i]!]));
   return state.resources.map((r) => {
-    if (r.secrets.length === 0) return { kind: r.kind, id: r.id, body: r.body };
+    if (r.secrets.length === 0) return { kind: r.kind, id: r.id, body: canonicalBody(r.kind, r.body) };
     const body = structuredClone(r.body) as Record<string, unknown>;
     for (const p of r.secrets) {
       let o: Record<string | number, unknown> = body;
@@ -63,7 +63,7 @@ export async function plannedDesired(state: DesiredState, client: RuntimeClient,
       const ref = r.secretRefs?.[fieldPath(p)];
       o[last] = { $secret: fingerprintOf.get(value)!, ...(ref ? { ref: planRef(ref, r.source.file, root) } : {}) };
     }
-    return { kind: r.kind, id: r.id, body };
+    return { kind: r.kind, id: r.id, body: canonicalBody(r.kind, body) };
   });
 }
 
@@ -185,7 +185,7 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
 
 const LICENCE_KINDS = new Set<KindName>(['Authorization', 'Group', 'User', 'License']);
 
-/** SHA-256 of the desired state (secrets as fingerprints): what the plan was made from. */
+/** SHA-256 of the canonical desired state (secrets as fingerprints): what the plan was made from. */
 export function desiredDigest(desired: readonly DesiredResource[]): string {
   const h = createHash('sha256');
   for (const d of [...desired].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1))) h.update(`${d.kind}\u0000${d.id}\u0000${stableJson(d.body)}\n`);
@@ -194,7 +194,9 @@ export function desiredDigest(desired: readonly DesiredResource[]): string {
 
 /** A digest of what a plan would do (changes and base revision), recorded in the audit log at apply. */
 export function planDigest(plan: Pick<Plan, 'changes' | 'runtime'>): string {
-  return `sha256:${createHash('sha256').update(`${plan.runtime.revision}\n${stableJson(plan.changes)}`).digest('hex')}`;
+  // JSON.stringify, not stableJson: a plan's key order is fixed when it is made and survives
+  // a JSON round trip, and this runs over every change of large plans.
+  return `sha256:${createHash('sha256').update(`${plan.runtime.revision}\n${JSON.stringify(plan.changes)}`).digest('hex')}`;
 }
 
 export async function makePlan(state: DesiredState, client: RuntimeClient, options: PlanOptions): Promise<Plan> {
@@ -207,7 +209,10 @@ export async function makePlan(state: DesiredState, client: RuntimeClient, optio
   const factsOf = new Map<number, ImpactFact[]>();
   for (const imp of impacts) {
     const i = owner[imp.index];
-    if (i !== undefined) factsOf.set(i, [...(factsOf.get(i) ?? []), ...imp.facts]);
+    if (i === undefined) continue;
+    const facts = factsOf.get(i);
+    if (facts) facts.push(...imp.facts);
+    else factsOf.set(i, [...imp.facts]);
   }
   const before = live.map((l) => ({ kind: l.resource.kind, id: l.resource.id, body: l.body }));
   const after = stateAfter(live, result.changes);

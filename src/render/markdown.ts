@@ -36,11 +36,15 @@ export function renderMarkdown(plan: Plan, limit = MARKDOWN_LIMIT): string {
   const groups = new Map<string, PlannedChange[]>();
   for (const c of plan.changes) {
     const key = `${companyOf(c)} — ${c.kind}`;
-    groups.set(key, [...(groups.get(key) ?? []), c]);
+    const group = groups.get(key);
+    if (group) group.push(c);
+    else groups.set(key, [c]);
   }
   const sections: string[] = [];
   for (const [title, changes] of groups) {
-    const counts = Object.entries(changes.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.action]: (acc[c.action] ?? 0) + 1 }), {}))
+    const tally: Record<string, number> = {};
+    for (const c of changes) tally[c.action] = (tally[c.action] ?? 0) + 1;
+    const counts = Object.entries(tally)
       .map(([a, n]) => `${n} ${a}`)
       .join(', ');
     const body: string[] = ['```diff'];

@@ -19,7 +19,12 @@ export function renderText(plan: Plan, options: TextOptions): string {
   const lines: string[] = [c.bold(header(plan)), ''];
   if (plan.targets) lines.push(`Targets: ${plan.targets.join(', ')}`, '');
   const byKind = new Map<string, PlannedChange[]>();
-  for (const ch of plan.changes) byKind.set(`${ch.action === 'delete' ? 'z' : 'a'}${ch.kind}`, [...(byKind.get(`${ch.action === 'delete' ? 'z' : 'a'}${ch.kind}`) ?? []), ch]);
+  for (const ch of plan.changes) {
+    const key = `${ch.action === 'delete' ? 'z' : 'a'}${ch.kind}`;
+    const group = byKind.get(key);
+    if (group) group.push(ch);
+    else byKind.set(key, [ch]);
+  }
   for (const group of byKind.values()) {
     group.slice(0, cap).forEach((ch) => {
       const colour = colourOf[ch.action];

@@ -24,11 +24,14 @@ import path from 'node:path';
 import type { NodePath } from '../diagnostics.js';
 import { isKindName, kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
 import { getPath } from '../model/resource.js';
-import { checkResources } from '../validate/validate.js';
+import type { NodePath as Path, PendingDiagnostic } from '../diagnostics.js';
+import type { Resource } from '../model/resource.js';
+import { schemaRegistry } from '../schema/registry.js';
+import { checkRules } from '../validate/rules.js';
 import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
 import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues } from './crypto.js';
 import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
-import { DB_FILE, Store, type ResourceRow } from './store.js';
+import { DB_FILE, jsonOf, Store, type ResourceRow } from './store.js';
 import {
   isSecretFingerprint,
   type AuditEntry,
@@ -97,6 +100,15 @@ interface Write {
   readonly before: Entry | undefined;
   /** Clear values at secret paths, only for the invariant check. */
   readonly clear: readonly (readonly [NodePath, string])[] | undefined;
+}
+
+/** What a commit will record: revisions, time, who and how. */
+interface CommitMeta {
+  readonly base: number;
+  readonly revision: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly via: ChangeVia;
 }
 
 class Refusal extends Error {
@@ -245,7 +257,7 @@ export class Runtime implements RuntimeCore {
       if (rows.length === 0) break;
       for (const r of rows) {
         before = r.revision;
-        let changes = JSON.parse(r.changes) as AuditEntry['changes'];
+        let changes = JSON.parse(jsonOf(r.changes)) as AuditEntry['changes'];
         if (principal && !principal.superUser) {
           changes = changes.filter((c) => canAccessCompany(principal, companyOf(c.kind, c.id)));
           if (changes.length === 0) continue;
@@ -308,88 +320,98 @@ export class Runtime implements RuntimeCore {
     const via = cs.origin?.via;
     if (!VIA.has(via)) refuse('invalid', `origin.via must be plan, api or sync, not ${JSON.stringify(via)}`);
     const actor = principal?.username ?? cs.origin.actor ?? 'local';
-    const writes = this.#prepare(cs, via, principal, refuse);
+    const meta: CommitMeta = { base, revision: base + 1, at: new Date().toISOString(), actor, via };
+    const t0 = performance.now();
+    const writes = this.#prepare(cs, meta, principal, refuse);
     // Nothing to do is not a commit: the revision stays (a plan with no changes applies as a no-op).
     if (writes.length === 0) return { ok: true, revision: base, applied: 0 };
+    const t1 = performance.now();
     const problems = this.#checkInvariants(writes);
     if (problems.length > 0) {
       refuse('invalid', `the change set would break ${problems.length} invariant${problems.length === 1 ? '' : 's'} of the live state; nothing was applied`, problems);
     }
-    const revision = base + 1;
-    const at = new Date().toISOString();
-    const committed = this.#write(cs, writes, { base, revision, at, actor, via }, refuse);
-    this.#commitToCache(writes, committed, revision);
-    const event: CommittedEvent = {
-      revision,
-      at,
-      via,
-      actor,
-      changes: writes.map((w) => ({ action: w.action, kind: w.kind, id: w.id, ...(w.company !== undefined ? { company: w.company } : {}) })),
-    };
-    this.#log.info({ revision, via, actor, changes: writes.length }, 'change set committed');
+    const t2 = performance.now();
+    this.#write(cs, writes, meta, refuse);
+    const t3 = performance.now();
+    this.#commitToCache(writes, meta.revision);
+    const { revision, at } = meta;
+    const changes: CommittedEvent['changes'][number][] = new Array(writes.length);
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      changes[i] = w.company !== undefined ? { action: w.action, kind: w.kind, id: w.id, company: w.company } : { action: w.action, kind: w.kind, id: w.id };
+    }
+    const event: CommittedEvent = { revision, at, via, actor, changes };
+    const ms = (x: number) => Math.round(x * 10) / 10;
+    this.#log.info(
+      { revision, via, actor, changes: writes.length, ms: { prepare: ms(t1 - t0), check: ms(t2 - t1), write: ms(t3 - t2), cache: ms(performance.now() - t3) } },
+      'change set committed',
+    );
     this.#emit(event);
     return { ok: true, revision, applied: writes.length };
   }
 
   /** Structural checks of every change, in order, against the state as the previous changes leave it. */
-  #prepare(cs: ChangeSet, via: ChangeVia, principal: Principal | undefined, refuse: (code: RefusalCode, message: string, problems?: readonly ChangeProblem[]) => never): Write[] {
+  #prepare(cs: ChangeSet, meta: CommitMeta, principal: Principal | undefined, refuse: (code: RefusalCode, message: string, problems?: readonly ChangeProblem[]) => never): Write[] {
+    const { via } = meta;
     const problems: ChangeProblem[] = [];
-    const overlay = new Map<string, Entry | null>();
+    // Resources written earlier in this change set (null: deleted), by kind then id.
+    const overlay = new Map<KindName, Map<string, Entry | null>>();
     const writes: Write[] = [];
     const changes = Array.isArray(cs.changes) ? cs.changes : refuse('invalid', 'changes must be a list');
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
-      const at = `change ${i + 1}`;
       if (!isKindName(c.kind)) {
-        problems.push({ code: 'invalid', message: `${at}: unknown kind ${JSON.stringify(c.kind)}` });
+        problems.push({ code: 'invalid', message: `change ${i + 1}: unknown kind ${JSON.stringify(c.kind)}` });
         continue;
       }
       const kind = c.kind;
       if (typeof c.id !== 'string' || c.id === '') {
-        problems.push({ code: 'invalid', message: `${at}: ${kind} needs an id`, kind });
+        problems.push({ code: 'invalid', message: `change ${i + 1}: ${kind} needs an id`, kind });
         continue;
       }
       const id = c.id;
       const company = companyOf(kind, id);
-      const where = { kind, id };
       if (principal && !principal.superUser && (kind === 'AdminAccount' || !canAccessCompany(principal, company))) {
         problems.push({
           code: 'forbidden',
           message: kind === 'AdminAccount' ? `${kind} '${id}': only super users manage admin accounts` : `${kind} '${id}' belongs to company '${company}', which '${principal.username}' does not administer`,
-          ...where,
+          kind,
+          id,
         });
         continue;
       }
-      const key = `${kind}\0${id}`;
-      const current = overlay.has(key) ? (overlay.get(key) ?? undefined) : this.#byKind.get(kind)!.get(id);
+      let written = overlay.get(kind);
+      if (!written) overlay.set(kind, (written = new Map()));
+      const current = written.has(id) ? (written.get(id) ?? undefined) : this.#byKind.get(kind)!.get(id);
       if (c.action === 'delete') {
         if (!current) {
-          problems.push({ code: 'not-found', message: `${at}: cannot delete ${kind} '${id}': it does not exist`, ...where });
+          problems.push({ code: 'not-found', message: `change ${i + 1}: cannot delete ${kind} '${id}': it does not exist`, kind, id });
           continue;
         }
         if (via === 'plan' && current.live.manager !== 'config') {
-          problems.push({ code: 'not-managed', message: `${at}: ${kind} '${id}' is managed by ${current.live.manager}, not config: a plan never deletes what it does not manage`, ...where });
+          problems.push({ code: 'not-managed', message: `change ${i + 1}: ${kind} '${id}' is managed by ${current.live.manager}, not config: a plan never deletes what it does not manage`, kind, id });
           continue;
         }
-        overlay.set(key, null);
+        written.set(id, null);
         writes.push({ action: 'delete', kind, id, company, entry: undefined, bodyJson: undefined, secretsJson: null, before: current, clear: undefined });
         continue;
       }
       if (c.action !== 'create' && c.action !== 'update') {
-        problems.push({ code: 'invalid', message: `${at}: unknown action ${JSON.stringify((c as { action?: unknown }).action)}`, ...where });
+        problems.push({ code: 'invalid', message: `change ${i + 1}: unknown action ${JSON.stringify((c as { action?: unknown }).action)}`, kind, id });
         continue;
       }
       const body = c.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-        problems.push({ code: 'invalid', message: `${at}: the body of ${kind} '${id}' must be an object`, ...where });
+        problems.push({ code: 'invalid', message: `change ${i + 1}: the body of ${kind} '${id}' must be an object`, kind, id });
         continue;
       }
       const bodyId = kindInfo(kind).id(body);
       if (bodyId !== id) {
         problems.push({
           code: 'id-mismatch',
-          message: `${at}: the body identifies ${kind} '${bodyId ?? '(unusable identity fields)'}' (by ${kindInfo(kind).identity.join(' + ')}), not '${id}'`,
-          ...where,
+          message: `change ${i + 1}: the body identifies ${kind} '${bodyId ?? '(unusable identity fields)'}' (by ${kindInfo(kind).identity.join(' + ')}), not '${id}'`,
+          kind,
+          id,
         });
         continue;
       }
@@ -397,24 +419,24 @@ export class Runtime implements RuntimeCore {
       let drifted: boolean;
       if (c.action === 'create') {
         if (current) {
-          problems.push({ code: 'exists', message: `${at}: cannot create ${kind} '${id}': it already exists (managed by ${current.live.manager})`, ...where });
+          problems.push({ code: 'exists', message: `change ${i + 1}: cannot create ${kind} '${id}': it already exists (managed by ${current.live.manager})`, kind, id });
           continue;
         }
         const m = c.manager ?? (via === 'plan' ? 'config' : via === 'api' ? 'api' : cs.origin.actor);
         if (typeof m !== 'string' || !MANAGER.test(m)) {
-          problems.push({ code: 'invalid', message: `${at}: manager must be config, api, import:<name> or directory:<name>, not ${JSON.stringify(m)}`, ...where });
+          problems.push({ code: 'invalid', message: `change ${i + 1}: manager must be config, api, import:<name> or directory:<name>, not ${JSON.stringify(m)}`, kind, id });
           continue;
         }
         manager = m as Manager;
         drifted = false;
       } else {
         if (!current) {
-          problems.push({ code: 'not-found', message: `${at}: cannot update ${kind} '${id}': it does not exist`, ...where });
+          problems.push({ code: 'not-found', message: `change ${i + 1}: cannot update ${kind} '${id}': it does not exist`, kind, id });
           continue;
         }
         manager = current.live.manager;
         if (via === 'plan' && manager !== 'config') {
-          problems.push({ code: 'not-managed', message: `${at}: ${kind} '${id}' is managed by ${manager}, not config: a plan never changes what it does not manage`, ...where });
+          problems.push({ code: 'not-managed', message: `change ${i + 1}: ${kind} '${id}' is managed by ${manager}, not config: a plan never changes what it does not manage`, kind, id });
           continue;
         }
         // A config-managed resource written by anything but a plan has drifted from its YAML.
@@ -423,22 +445,11 @@ export class Runtime implements RuntimeCore {
       const sec = this.#secrets(kind, id, body, current, problems);
       if (sec === undefined) continue;
       const liveBody = sec.live;
-      const entry: Entry = {
-        live: {
-          kind,
-          id,
-          body: liveBody,
-          manager,
-          revision: 0, // set at commit
-          updatedAt: '',
-          updatedBy: '',
-          updatedVia: via,
-          ...(drifted ? { drifted } : {}),
-        },
-        company,
-        secrets: sec.encrypted,
-      };
-      overlay.set(key, entry);
+      const live: LiveResource = drifted
+        ? { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via, drifted }
+        : { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via };
+      const entry: Entry = { live, company, secrets: sec.encrypted };
+      written.set(id, entry);
       writes.push({
         action: c.action,
         kind,
@@ -513,70 +524,107 @@ export class Runtime implements RuntimeCore {
     return { live: replace.length > 0 ? withValues(body, replace) : body, encrypted, clear };
   }
 
-  /** Re-check the invariants of the post-change state of every company the writes touch. */
+  /**
+   * Re-check the invariants of the post-change state of every company the writes touch: the
+   * schema of each written resource, then every cross-resource rule (`checkRules`, the same
+   * as `validate`) over the whole post-change state of those companies. Resources not written
+   * were checked when they were; their schema is not re-validated (their cross-resource
+   * rules are). Errors only.
+   */
   #checkInvariants(writes: readonly Write[]): ChangeProblem[] {
     if (writes.length === 0) return [];
     const companies = new Set<string | undefined>();
-    const changed = new Map<string, Write>();
+    const changed = new Map<KindName, Map<string, Write>>();
     for (const w of writes) {
       companies.add(w.company);
-      changed.set(`${w.kind}\0${w.id}`, w);
+      let m = changed.get(w.kind);
+      if (!m) changed.set(w.kind, (m = new Map()));
+      m.set(w.id, w); // the last write of a resource wins
     }
-    const input: { kind: KindName; body: Readonly<Record<string, unknown>> }[] = [];
+    const registry = schemaRegistry();
+    const problems: ChangeProblem[] = [];
     const clearValues = new Set<string>();
-    const clearBody = (kind: KindName, id: string, e: Entry): Readonly<Record<string, unknown>> => {
-      if (!e.secrets) return e.live.body;
-      const values = e.secrets.map(([p, ct]) => [p, this.#box.decrypt(ct, `${kind}\0${id}`)] as const);
-      for (const [, v] of values) clearValues.add(v);
-      return withValues(e.live.body, values);
-    };
+    const resources: Resource[] = [];
+    const byKind = new Map<KindName, Map<string, Resource>>();
+    const known = new Map<KindName, Map<string, unknown>>();
     for (const kind of KIND_NAMES) {
+      const knownOfKind = new Map<string, unknown>();
+      const ofKind = new Map<string, Resource>();
+      known.set(kind, knownOfKind);
+      byKind.set(kind, ofKind);
+      const add = (id: string, body: Readonly<Record<string, unknown>>) => {
+        const r: Resource = { kind, id, body, secrets: NO_PATHS, source: { file: `#${resources.length}`, doc: 0, path: NO_PATH } };
+        resources.push(r);
+        ofKind.set(id, r);
+      };
       const crossCompany = CROSS_COMPANY.has(kind);
+      const written = changed.get(kind);
       for (const [id, e] of this.#byKind.get(kind)!) {
-        if (changed.has(`${kind}\0${id}`)) continue;
-        if (crossCompany || companies.has(e.company)) input.push({ kind, body: clearBody(kind, id, e) });
+        if (written?.has(id)) continue;
+        if (!crossCompany && !companies.has(e.company)) continue;
+        knownOfKind.set(id, true);
+        if (!e.secrets) {
+          add(id, e.live.body);
+          continue;
+        }
+        const values = e.secrets.map(([p, ct]) => [p, this.#box.decrypt(ct, `${kind}\0${id}`)] as const);
+        for (const [, v] of values) clearValues.add(v);
+        add(id, withValues(e.live.body, values));
+      }
+      for (const w of written?.values() ?? []) {
+        if (!w.entry) continue;
+        knownOfKind.set(w.id, true);
+        if (w.clear) for (const [, v] of w.clear) clearValues.add(v);
+        const body = w.clear ? withValues(w.entry.live.body, w.clear) : w.entry.live.body;
+        const sp = registry.validate(kind, body).problems;
+        if (sp.length > 0) {
+          // Like validate: a resource failing its schema is known (for references) but not checked by rules.
+          for (const p of sp) problems.push({ code: p.code, message: p.message, kind, id: w.id, ...(p.path.length > 0 ? { path: p.path.join('.') } : {}) });
+          continue;
+        }
+        add(w.id, body);
       }
     }
-    // The final write of each resource (a resource written twice counts once).
-    for (const w of changed.values()) {
-      if (!w.entry) continue;
-      if (w.clear) for (const [, v] of w.clear) clearValues.add(v);
-      input.push({ kind: w.kind, body: w.clear ? withValues(w.entry.live.body, w.clear) : w.entry.live.body });
+    const pending: PendingDiagnostic[] = [];
+    checkRules({ resources, byKind }, known, pending);
+    const at = (ref: { file: string } | undefined) => (ref ? resources[Number(ref.file.slice(1))] : undefined);
+    for (const d of pending) {
+      if (d.severity !== 'error') continue;
+      const r = at(d.at);
+      const related = d.related ? at(d.related.at) : undefined;
+      problems.push({
+        code: d.code,
+        message: related ? `${d.message} (${d.related!.label}: ${related.kind} ${related.id})` : d.message,
+        ...(r ? { kind: r.kind, id: r.id } : {}),
+        ...(d.at && d.at.path.length > 0 ? { path: d.at.path.join('.') } : {}),
+      });
     }
-    const scrub = (s: string) => {
-      // Defence in depth (rules and schema messages already never quote secrets); values shorter
-      // than 4 characters would mangle every message and reveal next to nothing.
-      for (const v of clearValues) if (v.length >= 4 && s.includes(v)) s = s.split(v).join(SENSITIVE);
-      return s;
+    // Defence in depth (rules and schema messages already never quote secrets); values shorter
+    // than 4 characters would mangle every message and reveal next to nothing.
+    const scrub = (m: string) => {
+      for (const v of clearValues) if (v.length >= 4 && m.includes(v)) m = m.split(v).join(SENSITIVE);
+      return m;
     };
-    return checkResources(input)
-      .filter((p) => p.severity === 'error')
-      .map((p) => ({ code: p.code, message: scrub(p.message), ...(p.kind ? { kind: p.kind } : {}), ...(p.id ? { id: p.id } : {}), ...(p.path ? { path: p.path } : {}) }));
+    return clearValues.size === 0 ? problems : problems.map((p) => ({ ...p, message: scrub(p.message) }));
   }
 
-  /** Write everything in one immediate transaction; returns the entries as committed. */
-  #write(
-    cs: ChangeSet,
-    writes: readonly Write[],
-    c: { base: number; revision: number; at: string; actor: string; via: ChangeVia },
-    refuse: (code: RefusalCode, message: string) => never,
-  ): (Entry | undefined)[] {
+  /** Write everything, the audit entry and the new revision in one immediate transaction. */
+  #write(cs: ChangeSet, writes: readonly Write[], c: CommitMeta, refuse: (code: RefusalCode, message: string) => never): void {
     const store = this.#store;
-    const committed: (Entry | undefined)[] = writes.map((w) =>
-      w.entry ? { ...w.entry, live: { ...w.entry.live, revision: c.revision, updatedAt: c.at, updatedBy: c.actor } } : undefined,
-    );
     // Audit changes and the touched list, built as strings (bodies are already JSON).
-    const parts: string[] = [];
-    const touched: string[] = [];
+    let changesJson = '[';
+    const touched: string[] = new Array(writes.length * 3);
     for (let i = 0; i < writes.length; i++) {
       const w = writes[i]!;
-      touched.push(w.action[0]!, w.kind, w.id);
-      let s = `{"action":"${w.action}","kind":"${w.kind}","id":${JSON.stringify(w.id)}`;
+      touched[3 * i] = w.action[0]!;
+      touched[3 * i + 1] = w.kind;
+      touched[3 * i + 2] = w.id;
+      let s = `${i === 0 ? '' : ','}{"action":"${w.action}","kind":"${w.kind}","id":${JSON.stringify(w.id)}`;
       if (w.before) s += `,"before":${JSON.stringify(redacted(w.before))}`;
       if (w.entry) s += `,"after":${w.entry.secrets ? JSON.stringify(redacted(w.entry)) : w.bodyJson!}`;
-      parts.push(s + '}');
+      changesJson += s + '}';
     }
-    const changesJson = `[${parts.join(',')}]`;
+    changesJson += ']';
     const touchedJson = JSON.stringify(touched);
     const hook = this.#hooks?.duringWrite;
     store.writeTransaction(() => {
@@ -609,20 +657,17 @@ export class Runtime implements RuntimeCore {
       });
       store.setRevision(c.revision);
     });
-    return committed;
   }
 
-  #commitToCache(writes: readonly Write[], committed: readonly (Entry | undefined)[], revision: number): void {
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
+  #commitToCache(writes: readonly Write[], revision: number): void {
+    for (const w of writes) {
       const m = this.#byKind.get(w.kind)!;
-      const e = committed[i];
-      if (!e) {
+      if (!w.entry) {
         m.delete(w.id);
         continue;
       }
       if (!m.has(w.id)) this.#unsorted.add(w.kind);
-      m.set(w.id, e);
+      m.set(w.id, w.entry);
     }
     this.#revision = revision;
   }
@@ -654,7 +699,7 @@ export class Runtime implements RuntimeCore {
       const heads = this.#store.auditHeadsSince(from);
       const keys = new Map<string, [KindName, string]>();
       for (const h of heads) {
-        const t = JSON.parse(h.touched) as string[];
+        const t = JSON.parse(jsonOf(h.touched)) as string[];
         const changes: { action: Change['action']; kind: KindName; id: string; company?: string }[] = [];
         for (let i = 0; i < t.length; i += 3) {
           const kind = t[i + 1] as KindName;
@@ -736,6 +781,8 @@ export class Runtime implements RuntimeCore {
   }
 }
 
+const NO_PATHS: readonly Path[] = [];
+const NO_PATH: Path = [];
 const ACTIONS: Record<string, Change['action']> = { c: 'create', u: 'update', d: 'delete' };
 
 function entryOf(r: ResourceRow): Entry {

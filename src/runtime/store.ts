@@ -11,7 +11,10 @@
  *   secret; `secrets` holds the encrypted values (`[[path, "v1:…"], …]`, NULL when none).
  * - `audit`: append-only (triggers refuse UPDATE and DELETE), one row per committed change
  *   set; `changes` is the per-resource before/after with secrets redacted, `touched` the flat
- *   list `[action, kind, id, …]` other processes read to refresh their cache cheaply.
+ *   list `[action, kind, id, …]` other processes read to refresh their cache cheaply. Both are
+ *   JSON text, or zlib-deflated JSON stored as a BLOB when larger than 64 KiB (a 60,000-resource
+ *   change set: 12 MB of JSON → 0.5 MB; the audit log would otherwise grow by the whole
+ *   configuration at every full apply).
  * - `tokens`: hashed API tokens (the HTTP server's; created here so migrations stay in one list).
  *
  * Schema versions are `PRAGMA user_version`; {@link MIGRATIONS} is the ordered list of steps,
@@ -19,6 +22,7 @@
  * together do not both migrate.
  */
 import Database from 'better-sqlite3';
+import { deflateSync, inflateSync } from 'node:zlib';
 
 export const DB_FILE = 'switchboard.db';
 
@@ -97,7 +101,8 @@ export interface AuditRow {
   readonly git_commit: string | null;
   readonly git_dirty: number | null;
   readonly summary: string | null;
-  readonly changes: string;
+  /** JSON (see {@link jsonOf}). */
+  readonly changes: string | Buffer;
 }
 
 export interface AuditHead {
@@ -105,7 +110,21 @@ export interface AuditHead {
   readonly at: string;
   readonly actor: string;
   readonly via: string;
-  readonly touched: string;
+  /** JSON (see {@link jsonOf}). */
+  readonly touched: string | Buffer;
+}
+
+/** Payloads above this size are stored deflated. */
+const COMPRESS_ABOVE = 64 * 1024;
+
+/** A JSON payload as stored: text, or deflated bytes when large. */
+export function storedJson(json: string): string | Buffer {
+  return json.length > COMPRESS_ABOVE ? deflateSync(json, { level: 1 }) : json;
+}
+
+/** The JSON text of a stored payload. */
+export function jsonOf(stored: string | Buffer): string {
+  return typeof stored === 'string' ? stored : inflateSync(stored).toString('utf8');
 }
 
 /** Thrown when the file was written by a newer Switchboard. */
@@ -133,7 +152,7 @@ export class Store {
   readonly insertResource: Database.Statement<ResourceRow>;
   readonly updateResource: Database.Statement<[string, string | null, string, number, string, string, string, number, string, string]>;
   readonly deleteResource: Database.Statement<[string, string]>;
-  readonly #insertAudit: Database.Statement<[number, string, string, string, string | null, string | null, number | null, string | null, string, string]>;
+  readonly #insertAudit: Database.Statement<[number, string, string, string, string | null, string | null, number | null, string | null, string | Buffer, string | Buffer]>;
   readonly #auditHeadsSince: Database.Statement<[number], AuditHead>;
 
   private constructor(file: string, options: { readonly busyTimeoutMs?: number; readonly readonly?: boolean } = {}) {
@@ -226,8 +245,8 @@ export class Store {
       a.gitCommit ?? null,
       a.gitDirty === undefined ? null : a.gitDirty ? 1 : 0,
       a.summary ?? null,
-      a.changes,
-      a.touched,
+      storedJson(a.changes),
+      storedJson(a.touched),
     );
   }
 
