@@ -112,9 +112,20 @@ function compile(schema: Schema | undefined): Canonicalizer {
     const defaults = Object.entries(props).filter(([, p]) => p && typeof p === 'object' && p.default !== undefined && p['x-secret'] !== true);
     return (value, path, secret) => {
       if (!isObject(value)) return plain(value, path, secret);
+      // Keys in sorted order: canonical values then serialize identically (JSON.stringify is
+      // their comparison and digest key), whatever the order they were written in.
+      const keys = Object.keys(value).filter((k) => value[k] !== undefined);
+      for (const [k] of defaults) if (value[k] === undefined) keys.push(k);
+      keys.sort();
       const out: Record<string, unknown> = {};
-      for (const k in value) out[k] = (children.get(k) ?? plain)(value[k], path ? `${path}.${k}` : k, secret);
-      for (const [k, p] of defaults) if (out[k] === undefined) out[k] = typeof p.default === 'object' && p.default !== null ? structuredClone(p.default) : p.default;
+      for (const k of keys) {
+        const v = value[k];
+        if (v !== undefined) out[k] = (children.get(k) ?? plain)(v, path ? `${path}.${k}` : k, secret);
+        else {
+          const d = props[k]!.default as unknown;
+          out[k] = typeof d === 'object' && d !== null ? structuredClone(d) : d;
+        }
+      }
       return out;
     };
   }

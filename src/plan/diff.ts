@@ -52,18 +52,26 @@ const isSecret = (v: unknown): v is { $secret: string } => isObject(v) && typeof
 
 /** Equality of canonical values; secrets compare by fingerprint only (a `ref` is not part of the value). */
 export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
   if (isSecret(a) || isSecret(b)) return isSecret(a) && isSecret(b) && a.$secret === b.$secret;
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => sameValue(x, b[i]));
-  }
-  if (isObject(a) || isObject(b)) {
-    if (!isObject(a) || !isObject(b)) return false;
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) if (!sameValue(a[k], b[k])) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
     return true;
   }
-  return a === b;
+  if (isObject(a) && isObject(b)) {
+    // Hot path (every resource of a no-op plan): no intermediate key sets.
+    let na = 0;
+    for (const k in a) {
+      if (a[k] === undefined) continue;
+      na++;
+      if (!sameValue(a[k], b[k])) return false;
+    }
+    let nb = 0;
+    for (const k in b) if (b[k] !== undefined) nb++;
+    return na === nb;
+  }
+  return false;
 }
 
 /** Field-level differences between two canonical bodies. */

@@ -11,7 +11,7 @@ import type { DesiredState } from '../model/resource.js';
 import type { Change, ImpactFact, LiveResource, RuntimeClient } from '../runtime/types.js';
 import { behaviourDiff, compileDialPlan, isCompiled, resolveDialPlan, SAMPLE_NUMBERS, type BehaviourChange, type DialPlanInput, type SampleNumber } from '../dialplan/index.js';
 import { domainDialDefaults } from '../validate/dialplan-rules.js';
-import { canonicalize, stableJson } from './canonical.js';
+import { canonicalize } from './canonical.js';
 import { countByKind } from './safety.js';
 import { diff, type CanonicalLive, type DesiredResource, type DiffChange } from './diff.js';
 import { fieldPath } from '../diagnostics.js';
@@ -188,7 +188,8 @@ const LICENCE_KINDS = new Set<KindName>(['Authorization', 'Group', 'User', 'Lice
 /** SHA-256 of the canonical desired state (secrets as fingerprints): what the plan was made from. */
 export function desiredDigest(desired: readonly DesiredResource[]): string {
   const h = createHash('sha256');
-  for (const d of [...desired].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1))) h.update(`${d.kind}\u0000${d.id}\u0000${stableJson(d.body)}\n`);
+  // Canonical bodies have sorted keys: JSON.stringify is stable for them.
+  for (const d of [...desired].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1))) h.update(`${d.kind}\u0000${d.id}\u0000${JSON.stringify(d.body)}\n`);
   return `sha256:${h.digest('hex')}`;
 }
 
