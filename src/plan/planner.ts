@@ -183,13 +183,15 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
   };
 }
 
-const LICENCE_KINDS = new Set<KindName>(['Authorization', 'Group', 'User', 'License']);
+// (A user's own fields never change who is authorized: grants name users by id.)
+const LICENCE_KINDS = new Set<KindName>(['Authorization', 'Group', 'License']);
 
 /** SHA-256 of the canonical desired state (secrets as fingerprints): what the plan was made from. */
 export function desiredDigest(desired: readonly DesiredResource[]): string {
   const h = createHash('sha256');
   // Canonical bodies have sorted keys: JSON.stringify is stable for them.
-  for (const d of [...desired].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1))) h.update(`${d.kind}\u0000${d.id}\u0000${JSON.stringify(d.body)}\n`);
+  const keyed = desired.map((d) => [`${d.kind}\u0000${d.id}`, d] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [key, d] of keyed) h.update(`${key}\u0000${JSON.stringify(d.body)}\n`);
   return `sha256:${h.digest('hex')}`;
 }
 

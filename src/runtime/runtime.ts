@@ -102,6 +102,13 @@ interface Write {
   readonly clear: readonly (readonly [NodePath, string])[] | undefined;
 }
 
+/** The writes of a change set, and the same by kind and id (the last write of each resource; null: deleted). */
+interface Prepared {
+  readonly writes: readonly Write[];
+  readonly overlay: ReadonlyMap<KindName, ReadonlyMap<string, Write | null>>;
+  readonly companies: ReadonlySet<string | undefined>;
+}
+
 /** What a commit will record: revisions, time, who and how. */
 interface CommitMeta {
   readonly base: number;
@@ -322,11 +329,12 @@ export class Runtime implements RuntimeCore {
     const actor = principal?.username ?? cs.origin.actor ?? 'local';
     const meta: CommitMeta = { base, revision: base + 1, at: new Date().toISOString(), actor, via };
     const t0 = performance.now();
-    const writes = this.#prepare(cs, meta, principal, refuse);
+    const prepared = this.#prepare(cs, meta, principal, refuse);
+    const { writes } = prepared;
     // Nothing to do is not a commit: the revision stays (a plan with no changes applies as a no-op).
     if (writes.length === 0) return { ok: true, revision: base, applied: 0 };
     const t1 = performance.now();
-    const problems = this.#checkInvariants(writes);
+    const problems = this.#checkInvariants(prepared);
     if (problems.length > 0) {
       refuse('invalid', `the change set would break ${problems.length} invariant${problems.length === 1 ? '' : 's'} of the live state; nothing was applied`, problems);
     }
@@ -351,11 +359,12 @@ export class Runtime implements RuntimeCore {
   }
 
   /** Structural checks of every change, in order, against the state as the previous changes leave it. */
-  #prepare(cs: ChangeSet, meta: CommitMeta, principal: Principal | undefined, refuse: (code: RefusalCode, message: string, problems?: readonly ChangeProblem[]) => never): Write[] {
+  #prepare(cs: ChangeSet, meta: CommitMeta, principal: Principal | undefined, refuse: (code: RefusalCode, message: string, problems?: readonly ChangeProblem[]) => never): Prepared {
     const { via } = meta;
     const problems: ChangeProblem[] = [];
     // Resources written earlier in this change set (null: deleted), by kind then id.
-    const overlay = new Map<KindName, Map<string, Entry | null>>();
+    const overlay = new Map<KindName, Map<string, Write | null>>();
+    const companies = new Set<string | undefined>();
     const writes: Write[] = [];
     const changes = Array.isArray(cs.changes) ? cs.changes : refuse('invalid', 'changes must be a list');
     for (let i = 0; i < changes.length; i++) {
@@ -382,7 +391,7 @@ export class Runtime implements RuntimeCore {
       }
       let written = overlay.get(kind);
       if (!written) overlay.set(kind, (written = new Map()));
-      const current = written.has(id) ? (written.get(id) ?? undefined) : this.#byKind.get(kind)!.get(id);
+      const current = written.has(id) ? written.get(id)?.entry : this.#byKind.get(kind)!.get(id);
       if (c.action === 'delete') {
         if (!current) {
           problems.push({ code: 'not-found', message: `change ${i + 1}: cannot delete ${kind} '${id}': it does not exist`, kind, id });
@@ -393,6 +402,7 @@ export class Runtime implements RuntimeCore {
           continue;
         }
         written.set(id, null);
+        companies.add(company);
         writes.push({ action: 'delete', kind, id, company, entry: undefined, bodyJson: undefined, secretsJson: null, before: current, clear: undefined });
         continue;
       }
@@ -449,8 +459,7 @@ export class Runtime implements RuntimeCore {
         ? { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via, drifted }
         : { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via };
       const entry: Entry = { live, company, secrets: sec.encrypted };
-      written.set(id, entry);
-      writes.push({
+      const write: Write = {
         action: c.action,
         kind,
         id,
@@ -460,13 +469,16 @@ export class Runtime implements RuntimeCore {
         secretsJson: sec.encrypted ? JSON.stringify(sec.encrypted) : null,
         before: current,
         clear: sec.clear,
-      });
+      };
+      writes.push(write);
+      written.set(id, write);
+      companies.add(company);
     }
     if (problems.length > 0) {
       const code = CODE_ORDER.find((k) => problems.some((p) => p.code === k)) ?? 'invalid';
       refuse(code, `${problems.length} change${problems.length === 1 ? '' : 's'} refused; nothing was applied`, problems);
     }
-    return writes;
+    return { writes, overlay, companies };
   }
 
   /**
@@ -531,16 +543,8 @@ export class Runtime implements RuntimeCore {
    * were checked when they were; their schema is not re-validated (their cross-resource
    * rules are). Errors only.
    */
-  #checkInvariants(writes: readonly Write[]): ChangeProblem[] {
+  #checkInvariants({ writes, overlay: changed, companies }: Prepared): ChangeProblem[] {
     if (writes.length === 0) return [];
-    const companies = new Set<string | undefined>();
-    const changed = new Map<KindName, Map<string, Write>>();
-    for (const w of writes) {
-      companies.add(w.company);
-      let m = changed.get(w.kind);
-      if (!m) changed.set(w.kind, (m = new Map()));
-      m.set(w.id, w); // the last write of a resource wins
-    }
     const registry = schemaRegistry();
     const problems: ChangeProblem[] = [];
     const clearValues = new Set<string>();
@@ -571,18 +575,19 @@ export class Runtime implements RuntimeCore {
         for (const [, v] of values) clearValues.add(v);
         add(id, withValues(e.live.body, values));
       }
-      for (const w of written?.values() ?? []) {
-        if (!w.entry) continue;
-        knownOfKind.set(w.id, true);
-        if (w.clear) for (const [, v] of w.clear) clearValues.add(v);
-        const body = w.clear ? withValues(w.entry.live.body, w.clear) : w.entry.live.body;
+      for (const [id, w] of written ?? []) {
+        if (!w?.entry) continue; // deleted
+        knownOfKind.set(id, true);
+        const clear = w.clear;
+        if (clear) for (const [, v] of clear) clearValues.add(v);
+        const body = clear ? withValues(w.entry.live.body, clear) : w.entry.live.body;
         const sp = registry.validate(kind, body).problems;
         if (sp.length > 0) {
           // Like validate: a resource failing its schema is known (for references) but not checked by rules.
-          for (const p of sp) problems.push({ code: p.code, message: p.message, kind, id: w.id, ...(p.path.length > 0 ? { path: p.path.join('.') } : {}) });
+          for (const p of sp) problems.push({ code: p.code, message: p.message, kind, id, ...(p.path.length > 0 ? { path: p.path.join('.') } : {}) });
           continue;
         }
-        add(w.id, body);
+        add(id, body);
       }
     }
     const pending: PendingDiagnostic[] = [];
