@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { processSecretSource } from '../src/config/secrets.js';
-import { Runtime } from '../src/runtime/runtime.js';
+import { Runtime, type RuntimeLog } from '../src/runtime/runtime.js';
 import type { Change, ChangeSet } from '../src/runtime/types.js';
 import { validateConfig } from '../src/validate/validate.js';
 import { generateConfig } from './generate.js';
@@ -28,6 +28,20 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 const root = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-runtime-'));
 let dirs = 0;
 const freshDir = () => path.join(root, `d${dirs++}`);
+
+/** Phase timings the runtime logs with each commit (prepare, check, write, cache). */
+const phases: Record<string, Record<string, number[]>> = { create: {}, update: {} };
+let phaseOf: 'create' | 'update' | undefined;
+const log: RuntimeLog = {
+  debug() {},
+  warn() {},
+  error() {},
+  info(fields) {
+    const m = fields.ms as Record<string, number> | undefined;
+    if (!m || !phaseOf) return;
+    for (const [k, v] of Object.entries(m)) (phases[phaseOf]![k] ??= []).push(v);
+  },
+};
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const time = (f: () => void) => {
@@ -85,7 +99,8 @@ try {
     const bareDb = bareOpen(`${freshDir()}.db`);
     const bi = time(() => bareInsert(bareDb));
     const dir = freshDir();
-    const rt = await Runtime.open(dir, { startEngines: false });
+    const rt = await Runtime.open(dir, { startEngines: false, log });
+    phaseOf = keep ? 'create' : undefined;
     let result: ReturnType<Runtime['apply']> | undefined;
     const ai = time(() => void (result = rt.apply(createAll)));
     if (!result?.ok) throw new Error(`apply refused: ${JSON.stringify(result).slice(0, 2000)}`);
@@ -97,11 +112,12 @@ try {
     await rt.close();
     let cold: Runtime | undefined;
     const cr = await timeAsync(async () => {
-      cold = await Runtime.open(dir, { startEngines: false });
+      cold = await Runtime.open(dir, { startEngines: false, log });
       if (cold.state().resources.length !== resources.length) throw new Error('cold state count');
     });
     // 3. update 1% of users
     const bu = time(() => bareUpdate(bareDb, i));
+    phaseOf = keep ? 'update' : undefined;
     let r2: ReturnType<Runtime['apply']> | undefined;
     const au = time(() => void (r2 = cold!.apply({ baseRevision: 1, origin: { via: 'plan' }, changes: updates(i) })));
     if (!r2?.ok) throw new Error(`update refused: ${JSON.stringify(r2).slice(0, 2000)}`);
@@ -126,7 +142,11 @@ try {
         row('state: open + read all (cold)', t.coldRead, t.bareRead),
         row(`apply: update ${updated.length} users (1%)`, t.update, t.bareUpdate),
       ])}\n` +
-      `floor: bare better-sqlite3, one transaction, same rows (kind, id, JSON body), WAL + synchronous FULL\n`,
+      `floor: bare better-sqlite3, one transaction, same rows (kind, id, JSON body), WAL + synchronous FULL\n` +
+      `where apply's time goes (medians): ${(['create', 'update'] as const)
+        .map((k) => `${k}: ${Object.entries(phases[k]!).map(([p, v]) => `${p} ${ms(median(v))}`).join(', ')}`)
+        .join('; ')}\n` +
+      `  prepare: ids, ownership, secrets, JSON; check: schema of written resources + every rule over the touched companies; write: the SQLite transaction (rows + audit)\n`,
   );
 } finally {
   rmSync(root, { recursive: true, force: true });

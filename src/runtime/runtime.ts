@@ -79,13 +79,8 @@ export interface RuntimeOptions {
 /** The super user the runtime acts for when no principal is given (embedded CLI, engines). */
 export const LOCAL_PRINCIPAL: Principal = Object.freeze({ username: 'local', superUser: true, companies: Object.freeze([]) as readonly string[] });
 
-/** One live resource in memory: its live form, company and encrypted secrets. Immutable. */
-interface Entry {
-  readonly live: LiveResource;
-  readonly company: string | undefined;
-  /** Encrypted values by path; undefined when the resource holds no secret. */
-  readonly secrets: readonly (readonly [NodePath, string])[] | undefined;
-}
+/** A resource's encrypted secret values, by path (`v1:…`, see crypto.ts). */
+type Encrypted = readonly (readonly [NodePath, string])[];
 
 /** A validated write waiting for the transaction. */
 interface Write {
@@ -93,11 +88,13 @@ interface Write {
   readonly kind: KindName;
   readonly id: string;
   readonly company: string | undefined;
-  /** Undefined for deletes. */
-  readonly entry: Entry | undefined;
+  /** The resource as it will be live; undefined for deletes. */
+  readonly live: LiveResource | undefined;
+  readonly encrypted: Encrypted | undefined;
   readonly bodyJson: string | undefined;
   readonly secretsJson: string | null;
-  readonly before: Entry | undefined;
+  readonly before: LiveResource | undefined;
+  readonly beforeEncrypted: Encrypted | undefined;
   /** Clear values at secret paths, only for the invariant check. */
   readonly clear: readonly (readonly [NodePath, string])[] | undefined;
 }
@@ -155,7 +152,10 @@ export class Runtime implements RuntimeCore {
   readonly #store: Store;
   readonly #box: SecretBox;
   readonly #log: RuntimeLog;
-  readonly #byKind = new Map<KindName, Map<string, Entry>>(KIND_NAMES.map((k) => [k, new Map()]));
+  /** The live state: immutable objects, replaced on write. */
+  readonly #byKind = new Map<KindName, Map<string, LiveResource>>(KIND_NAMES.map((k) => [k, new Map()]));
+  /** Encrypted secrets of the resources that have any, by kind then id. */
+  readonly #encrypted = new Map<KindName, Map<string, Encrypted>>(KIND_NAMES.map((k) => [k, new Map()]));
   /** Kinds whose map is no longer in id order (sorted lazily when the state is read). */
   readonly #unsorted = new Set<KindName>();
   #revision = 0;
@@ -226,7 +226,7 @@ export class Runtime implements RuntimeCore {
     const resources: LiveResource[] = [];
     for (const kind of KIND_NAMES) {
       for (const e of this.#sorted(kind).values()) {
-        if (all || this.#visible(e.company, company, principal)) resources.push(e.live);
+        if (all || this.#visible(companyOf(kind, e.id), company, principal)) resources.push(e);
       }
     }
     return { revision: this.#revision, resources };
@@ -234,7 +234,7 @@ export class Runtime implements RuntimeCore {
 
   get(kind: KindName, id: string): LiveResource | undefined {
     this.#refresh();
-    return this.#byKind.get(kind)?.get(id)?.live;
+    return this.#byKind.get(kind)?.get(id);
   }
 
   fingerprint(values: readonly string[]): string[] {
@@ -291,7 +291,7 @@ export class Runtime implements RuntimeCore {
 
   impact(changes: readonly Change[]): ChangeImpact[] {
     this.#refresh();
-    return this.#host.impact(changes, (kind, id) => this.#byKind.get(kind)?.get(id)?.live);
+    return this.#host.impact(changes, (kind, id) => this.#byKind.get(kind)?.get(id));
   }
 
   subscribe(listener: (event: CommittedEvent) => void): () => void {
@@ -391,19 +391,21 @@ export class Runtime implements RuntimeCore {
       }
       let written = overlay.get(kind);
       if (!written) overlay.set(kind, (written = new Map()));
-      const current = written.has(id) ? written.get(id)?.entry : this.#byKind.get(kind)!.get(id);
+      const pending = written.get(id);
+      const current = pending !== undefined ? (pending?.live ?? undefined) : this.#byKind.get(kind)!.get(id);
+      const currentEncrypted = pending !== undefined ? (pending?.encrypted ?? undefined) : this.#encrypted.get(kind)!.get(id);
       if (c.action === 'delete') {
         if (!current) {
           problems.push({ code: 'not-found', message: `change ${i + 1}: cannot delete ${kind} '${id}': it does not exist`, kind, id });
           continue;
         }
-        if (via === 'plan' && current.live.manager !== 'config') {
-          problems.push({ code: 'not-managed', message: `change ${i + 1}: ${kind} '${id}' is managed by ${current.live.manager}, not config: a plan never deletes what it does not manage`, kind, id });
+        if (via === 'plan' && current.manager !== 'config') {
+          problems.push({ code: 'not-managed', message: `change ${i + 1}: ${kind} '${id}' is managed by ${current.manager}, not config: a plan never deletes what it does not manage`, kind, id });
           continue;
         }
         written.set(id, null);
         companies.add(company);
-        writes.push({ action: 'delete', kind, id, company, entry: undefined, bodyJson: undefined, secretsJson: null, before: current, clear: undefined });
+        writes.push({ action: 'delete', kind, id, company, live: undefined, encrypted: undefined, bodyJson: undefined, secretsJson: null, before: current, beforeEncrypted: currentEncrypted, clear: undefined });
         continue;
       }
       if (c.action !== 'create' && c.action !== 'update') {
@@ -429,7 +431,7 @@ export class Runtime implements RuntimeCore {
       let drifted: boolean;
       if (c.action === 'create') {
         if (current) {
-          problems.push({ code: 'exists', message: `change ${i + 1}: cannot create ${kind} '${id}': it already exists (managed by ${current.live.manager})`, kind, id });
+          problems.push({ code: 'exists', message: `change ${i + 1}: cannot create ${kind} '${id}': it already exists (managed by ${current.manager})`, kind, id });
           continue;
         }
         const m = c.manager ?? (via === 'plan' ? 'config' : via === 'api' ? 'api' : cs.origin.actor);
@@ -444,7 +446,7 @@ export class Runtime implements RuntimeCore {
           problems.push({ code: 'not-found', message: `change ${i + 1}: cannot update ${kind} '${id}': it does not exist`, kind, id });
           continue;
         }
-        manager = current.live.manager;
+        manager = current.manager;
         if (via === 'plan' && manager !== 'config') {
           problems.push({ code: 'not-managed', message: `change ${i + 1}: ${kind} '${id}' is managed by ${manager}, not config: a plan never changes what it does not manage`, kind, id });
           continue;
@@ -452,22 +454,23 @@ export class Runtime implements RuntimeCore {
         // A config-managed resource written by anything but a plan has drifted from its YAML.
         drifted = manager === 'config' && via !== 'plan';
       }
-      const sec = this.#secrets(kind, id, body, current, problems);
+      const sec = this.#secrets(kind, id, body, current, currentEncrypted, problems);
       if (sec === undefined) continue;
       const liveBody = sec.live;
       const live: LiveResource = drifted
         ? { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via, drifted }
         : { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via };
-      const entry: Entry = { live, company, secrets: sec.encrypted };
       const write: Write = {
         action: c.action,
         kind,
         id,
         company,
-        entry,
+        live,
+        encrypted: sec.encrypted,
         bodyJson: JSON.stringify(liveBody),
         secretsJson: sec.encrypted ? JSON.stringify(sec.encrypted) : null,
         before: current,
+        beforeEncrypted: currentEncrypted,
         clear: sec.clear,
       };
       writes.push(write);
@@ -490,7 +493,8 @@ export class Runtime implements RuntimeCore {
     kind: KindName,
     id: string,
     body: Readonly<Record<string, unknown>>,
-    current: Entry | undefined,
+    current: LiveResource | undefined,
+    currentEncrypted: Encrypted | undefined,
     problems: ChangeProblem[],
   ): { live: Readonly<Record<string, unknown>>; encrypted: (readonly [NodePath, string])[] | undefined; clear: (readonly [NodePath, string])[] | undefined } | undefined {
     const slots = secretSlots(kind, body);
@@ -510,8 +514,8 @@ export class Runtime implements RuntimeCore {
       }
       if (!currentByFp) {
         currentByFp = new Map();
-        for (const [p, ct] of current?.secrets ?? []) {
-          const fp = getPath(current!.live.body, p);
+        for (const [p, ct] of currentEncrypted ?? []) {
+          const fp = getPath(current!.body, p);
           if (isSecretFingerprint(fp)) currentByFp.set(fp.$secret, ct);
         }
       }
@@ -547,6 +551,12 @@ export class Runtime implements RuntimeCore {
     if (writes.length === 0) return [];
     const registry = schemaRegistry();
     const problems: ChangeProblem[] = [];
+    // The company of a company- or domain-scoped id is its first segment (no slicing per resource).
+    const prefixes = [...companies].filter((c): c is string => c !== undefined).map((c) => `${c}/`);
+    const inCompanies = (id: string) => {
+      for (const p of prefixes) if (id.startsWith(p)) return true;
+      return false;
+    };
     const clearValues = new Set<string>();
     const resources: Resource[] = [];
     const byKind = new Map<KindName, Map<string, Resource>>();
@@ -563,24 +573,26 @@ export class Runtime implements RuntimeCore {
       };
       const crossCompany = CROSS_COMPANY.has(kind);
       const written = changed.get(kind);
+      const encrypted = this.#encrypted.get(kind)!;
       for (const [id, e] of this.#byKind.get(kind)!) {
         if (written?.has(id)) continue;
-        if (!crossCompany && !companies.has(e.company)) continue;
+        if (!crossCompany && !inCompanies(id)) continue;
         knownOfKind.set(id, true);
-        if (!e.secrets) {
-          add(id, e.live.body);
+        const enc = encrypted.size === 0 ? undefined : encrypted.get(id);
+        if (!enc) {
+          add(id, e.body);
           continue;
         }
-        const values = e.secrets.map(([p, ct]) => [p, this.#box.decrypt(ct, `${kind}\0${id}`)] as const);
+        const values = enc.map(([p, ct]) => [p, this.#box.decrypt(ct, `${kind}\0${id}`)] as const);
         for (const [, v] of values) clearValues.add(v);
-        add(id, withValues(e.live.body, values));
+        add(id, withValues(e.body, values));
       }
       for (const [id, w] of written ?? []) {
-        if (!w?.entry) continue; // deleted
+        if (!w?.live) continue; // deleted
         knownOfKind.set(id, true);
         const clear = w.clear;
         if (clear) for (const [, v] of clear) clearValues.add(v);
-        const body = clear ? withValues(w.entry.live.body, clear) : w.entry.live.body;
+        const body = clear ? withValues(w.live.body, clear) : w.live.body;
         const sp = registry.validate(kind, body).problems;
         if (sp.length > 0) {
           // Like validate: a resource failing its schema is known (for references) but not checked by rules.
@@ -625,8 +637,8 @@ export class Runtime implements RuntimeCore {
       touched[3 * i + 1] = w.kind;
       touched[3 * i + 2] = w.id;
       let s = `${i === 0 ? '' : ','}{"action":"${w.action}","kind":"${w.kind}","id":${JSON.stringify(w.id)}`;
-      if (w.before) s += `,"before":${JSON.stringify(redacted(w.before))}`;
-      if (w.entry) s += `,"after":${w.entry.secrets ? JSON.stringify(redacted(w.entry)) : w.bodyJson!}`;
+      if (w.before) s += `,"before":${JSON.stringify(redacted(w.before, w.beforeEncrypted))}`;
+      if (w.live) s += `,"after":${w.encrypted ? JSON.stringify(redacted(w.live, w.encrypted)) : w.bodyJson!}`;
       changesJson += s + '}';
     }
     changesJson += ']';
@@ -638,11 +650,11 @@ export class Runtime implements RuntimeCore {
       for (let i = 0; i < writes.length; i++) {
         const w = writes[i]!;
         if (w.action === 'create') {
-          const e = w.entry!;
-          store.insertResource.run(w.kind, w.id, w.company ?? null, w.bodyJson!, w.secretsJson, e.live.manager, c.revision, c.at, c.actor, c.via, e.live.drifted ? 1 : 0);
+          const e = w.live!;
+          store.insertResource.run(w.kind, w.id, w.company ?? null, w.bodyJson!, w.secretsJson, e.manager, c.revision, c.at, c.actor, c.via, e.drifted ? 1 : 0);
         } else if (w.action === 'update') {
-          const e = w.entry!;
-          store.updateResource.run(w.bodyJson!, w.secretsJson, e.live.manager, c.revision, c.at, c.actor, c.via, e.live.drifted ? 1 : 0, w.kind, w.id);
+          const e = w.live!;
+          store.updateResource.run(w.bodyJson!, w.secretsJson, e.manager, c.revision, c.at, c.actor, c.via, e.drifted ? 1 : 0, w.kind, w.id);
         } else {
           store.deleteResource.run(w.kind, w.id);
         }
@@ -667,12 +679,16 @@ export class Runtime implements RuntimeCore {
   #commitToCache(writes: readonly Write[], revision: number): void {
     for (const w of writes) {
       const m = this.#byKind.get(w.kind)!;
-      if (!w.entry) {
+      const enc = this.#encrypted.get(w.kind)!;
+      if (!w.live) {
         m.delete(w.id);
+        enc.delete(w.id);
         continue;
       }
       if (!m.has(w.id)) this.#unsorted.add(w.kind);
-      m.set(w.id, w.entry);
+      m.set(w.id, w.live);
+      if (w.encrypted) enc.set(w.id, w.encrypted);
+      else enc.delete(w.id);
     }
     this.#revision = revision;
   }
@@ -682,10 +698,8 @@ export class Runtime implements RuntimeCore {
 
   #reloadAll(): void {
     for (const m of this.#byKind.values()) m.clear();
-    for (const row of this.#store.allResources()) {
-      const e = entryOf(row);
-      this.#byKind.get(e.live.kind)?.set(e.live.id, e);
-    }
+    for (const m of this.#encrypted.values()) m.clear();
+    for (const row of this.#store.allResources()) this.#put(row);
     for (const k of KIND_NAMES) this.#unsorted.add(k);
     this.#revision = this.#store.revision();
   }
@@ -724,8 +738,11 @@ export class Runtime implements RuntimeCore {
           if (!m) continue;
           if (row) {
             if (!m.has(id)) this.#unsorted.add(kind);
-            m.set(id, entryOf(row));
-          } else m.delete(id);
+            this.#put(row);
+          } else {
+            m.delete(id);
+            this.#encrypted.get(kind)!.delete(id);
+          }
         }
         this.#revision = revision;
       }
@@ -744,11 +761,28 @@ export class Runtime implements RuntimeCore {
     }
   }
 
-  #sorted(kind: KindName): Map<string, Entry> {
+  /** Load a stored row into the live state. */
+  #put(row: ResourceRow): void {
+    const [kind, id, , body, secrets, manager, revision, updatedAt, updatedBy, updatedVia, drifted] = row;
+    const m = this.#byKind.get(kind as KindName);
+    if (!m) return; // a kind this version does not know
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    m.set(
+      id,
+      drifted === 1
+        ? { kind: kind as KindName, id, body: parsed, manager: manager as Manager, revision, updatedAt, updatedBy, updatedVia: updatedVia as ChangeVia, drifted: true }
+        : { kind: kind as KindName, id, body: parsed, manager: manager as Manager, revision, updatedAt, updatedBy, updatedVia: updatedVia as ChangeVia },
+    );
+    const enc = this.#encrypted.get(kind as KindName)!;
+    if (secrets !== null) enc.set(id, JSON.parse(secrets) as Encrypted);
+    else enc.delete(id);
+  }
+
+  #sorted(kind: KindName): Map<string, LiveResource> {
     let m = this.#byKind.get(kind)!;
     if (this.#unsorted.has(kind)) {
       const ids = [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      const sorted = new Map<string, Entry>();
+      const sorted = new Map<string, LiveResource>();
       for (const id of ids) sorted.set(id, m.get(id)!);
       this.#byKind.set(kind, sorted);
       this.#unsorted.delete(kind);
@@ -764,7 +798,7 @@ export class Runtime implements RuntimeCore {
 
   #liveOf(kinds: readonly KindName[]): LiveResource[] {
     const out: LiveResource[] = [];
-    for (const k of kinds) for (const e of this.#sorted(k).values()) out.push(e.live);
+    for (const k of kinds) for (const e of this.#sorted(k).values()) out.push(e);
     return out;
   }
 
@@ -790,31 +824,12 @@ const NO_PATHS: readonly Path[] = [];
 const NO_PATH: Path = [];
 const ACTIONS: Record<string, Change['action']> = { c: 'create', u: 'update', d: 'delete' };
 
-function entryOf(r: ResourceRow): Entry {
-  const [kind, id, company, body, secrets, manager, revision, updatedAt, updatedBy, updatedVia, drifted] = r;
-  return {
-    live: {
-      kind: kind as KindName,
-      id,
-      body: JSON.parse(body) as Record<string, unknown>,
-      manager: manager as Manager,
-      revision,
-      updatedAt,
-      updatedBy,
-      updatedVia: updatedVia as ChangeVia,
-      ...(drifted === 1 ? { drifted: true } : {}),
-    },
-    company: company ?? undefined,
-    secrets: secrets === null ? undefined : (JSON.parse(secrets) as [NodePath, string][]),
-  };
-}
-
-/** The audit form of an entry's body. */
-function redacted(e: Entry): unknown {
-  if (!e.secrets) return e.live.body;
+/** The audit form of a live body: secrets as "(sensitive)". */
+function redacted(live: LiveResource, encrypted: Encrypted | undefined): unknown {
+  if (!encrypted) return live.body;
   return withValues(
-    e.live.body,
-    e.secrets.map(([p]) => [p, SENSITIVE] as const),
+    live.body,
+    encrypted.map(([p]) => [p, SENSITIVE] as const),
   );
 }
 
