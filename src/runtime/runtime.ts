@@ -21,6 +21,7 @@
  */
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { deflateSync } from 'node:zlib';
 import type { NodePath } from '../diagnostics.js';
 import { isKindName, kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
 import { getPath } from '../model/resource.js';
@@ -29,9 +30,9 @@ import type { Resource } from '../model/resource.js';
 import { schemaRegistry } from '../schema/registry.js';
 import { checkRules } from '../validate/rules.js';
 import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
-import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues } from './crypto.js';
+import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues, type SecretSlot } from './crypto.js';
 import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
-import { DB_FILE, jsonOf, Store, type ResourceRow } from './store.js';
+import { AuditEncoder, COMPRESS_ABOVE, DB_FILE, encodeAudit, jsonOf, Store, type AuditInput, type EncodedAudit, type ResourceRow } from './store.js';
 import {
   isSecretFingerprint,
   type AuditEntry,
@@ -164,6 +165,7 @@ export class Runtime implements RuntimeCore {
   readonly #poll: NodeJS.Timeout;
   readonly #host: EngineHost;
   readonly #hooks: RuntimeOptions['testHooks'];
+  readonly #auditEncoder = new AuditEncoder();
   #closed = false;
 
   private constructor(dataDir: string, options: RuntimeOptions) {
@@ -333,13 +335,15 @@ export class Runtime implements RuntimeCore {
     const { writes } = prepared;
     // Nothing to do is not a commit: the revision stays (a plan with no changes applies as a no-op).
     if (writes.length === 0) return { ok: true, revision: base, applied: 0 };
+    // A large audit entry is encoded on a worker thread while the invariants are checked.
+    const audit = writes.length >= AUDIT_OFF_THREAD ? this.#auditEncoder.start(auditInput(writes)) : undefined;
     const t1 = performance.now();
     const problems = this.#checkInvariants(prepared);
     if (problems.length > 0) {
       refuse('invalid', `the change set would break ${problems.length} invariant${problems.length === 1 ? '' : 's'} of the live state; nothing was applied`, problems);
     }
     const t2 = performance.now();
-    this.#write(cs, writes, meta, refuse);
+    this.#write(cs, writes, meta, audit ? audit() : encodeAudit(auditInput(writes), deflateSync, COMPRESS_ABOVE), refuse);
     const t3 = performance.now();
     this.#commitToCache(writes, meta.revision);
     const { revision, at } = meta;
@@ -366,6 +370,10 @@ export class Runtime implements RuntimeCore {
     const overlay = new Map<KindName, Map<string, Write | null>>();
     const companies = new Set<string | undefined>();
     const writes: Write[] = [];
+    let lastKind: KindName | undefined;
+    let written = new Map<string, Write | null>();
+    let liveOfKind = new Map<string, LiveResource>();
+    let encryptedOfKind = new Map<string, Encrypted>();
     const changes = Array.isArray(cs.changes) ? cs.changes : refuse('invalid', 'changes must be a list');
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
@@ -389,11 +397,18 @@ export class Runtime implements RuntimeCore {
         });
         continue;
       }
-      let written = overlay.get(kind);
-      if (!written) overlay.set(kind, (written = new Map()));
+      // Consecutive changes are mostly of one kind: look its maps up once per run.
+      if (kind !== lastKind) {
+        lastKind = kind;
+        const w = overlay.get(kind);
+        if (w) written = w;
+        else overlay.set(kind, (written = new Map()));
+        liveOfKind = this.#byKind.get(kind)!;
+        encryptedOfKind = this.#encrypted.get(kind)!;
+      }
       const pending = written.get(id);
-      const current = pending !== undefined ? (pending?.live ?? undefined) : this.#byKind.get(kind)!.get(id);
-      const currentEncrypted = pending !== undefined ? (pending?.encrypted ?? undefined) : this.#encrypted.get(kind)!.get(id);
+      const current = pending !== undefined ? (pending?.live ?? undefined) : liveOfKind.get(id);
+      const currentEncrypted = pending !== undefined ? (pending?.encrypted ?? undefined) : encryptedOfKind.size === 0 ? undefined : encryptedOfKind.get(id);
       if (c.action === 'delete') {
         if (!current) {
           problems.push({ code: 'not-found', message: `change ${i + 1}: cannot delete ${kind} '${id}': it does not exist`, kind, id });
@@ -454,9 +469,10 @@ export class Runtime implements RuntimeCore {
         // A config-managed resource written by anything but a plan has drifted from its YAML.
         drifted = manager === 'config' && via !== 'plan';
       }
-      const sec = this.#secrets(kind, id, body, current, currentEncrypted, problems);
+      const slots = secretSlots(kind, body);
+      const sec = slots.length === 0 ? NO_SECRETS : this.#secrets(kind, id, body, slots, current, currentEncrypted, problems);
       if (sec === undefined) continue;
-      const liveBody = sec.live;
+      const liveBody = sec === NO_SECRETS ? body : sec.live;
       const live: LiveResource = drifted
         ? { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via, drifted }
         : { kind, id, body: liveBody, manager, revision: meta.revision, updatedAt: meta.at, updatedBy: meta.actor, updatedVia: via };
@@ -493,11 +509,11 @@ export class Runtime implements RuntimeCore {
     kind: KindName,
     id: string,
     body: Readonly<Record<string, unknown>>,
+    slots: readonly SecretSlot[],
     current: LiveResource | undefined,
     currentEncrypted: Encrypted | undefined,
     problems: ChangeProblem[],
   ): { live: Readonly<Record<string, unknown>>; encrypted: (readonly [NodePath, string])[] | undefined; clear: (readonly [NodePath, string])[] | undefined } | undefined {
-    const slots = secretSlots(kind, body);
     if (slots.length === 0) return { live: body, encrypted: undefined, clear: undefined };
     const aad = `${kind}\0${id}`;
     let currentByFp: Map<string, string> | undefined;
@@ -626,23 +642,8 @@ export class Runtime implements RuntimeCore {
   }
 
   /** Write everything, the audit entry and the new revision in one immediate transaction. */
-  #write(cs: ChangeSet, writes: readonly Write[], c: CommitMeta, refuse: (code: RefusalCode, message: string) => never): void {
+  #write(cs: ChangeSet, writes: readonly Write[], c: CommitMeta, audit: EncodedAudit, refuse: (code: RefusalCode, message: string) => never): void {
     const store = this.#store;
-    // Audit changes and the touched list, built as strings (bodies are already JSON).
-    let changesJson = '[';
-    const touched: string[] = new Array(writes.length * 3);
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
-      touched[3 * i] = w.action[0]!;
-      touched[3 * i + 1] = w.kind;
-      touched[3 * i + 2] = w.id;
-      let s = `${i === 0 ? '' : ','}{"action":"${w.action}","kind":"${w.kind}","id":${JSON.stringify(w.id)}`;
-      if (w.before) s += `,"before":${JSON.stringify(redacted(w.before, w.beforeEncrypted))}`;
-      if (w.live) s += `,"after":${w.encrypted ? JSON.stringify(redacted(w.live, w.encrypted)) : w.bodyJson!}`;
-      changesJson += s + '}';
-    }
-    changesJson += ']';
-    const touchedJson = JSON.stringify(touched);
     const hook = this.#hooks?.duringWrite;
     store.writeTransaction(() => {
       const live = store.revision();
@@ -669,8 +670,8 @@ export class Runtime implements RuntimeCore {
         gitCommit: cs.origin.gitCommit,
         gitDirty: cs.origin.gitDirty,
         summary: cs.origin.summary,
-        changes: changesJson,
-        touched: touchedJson,
+        changes: audit.changes,
+        touched: audit.touched,
       });
       store.setRevision(c.revision);
     });
@@ -814,6 +815,7 @@ export class Runtime implements RuntimeCore {
     this.#closed = true;
     clearInterval(this.#poll);
     await this.#host.stop();
+    await this.#auditEncoder.close();
     this.#listeners.clear();
     this.#store.close();
     this.#log.info({ dataDir: this.dataDir }, 'runtime closed');
@@ -823,6 +825,31 @@ export class Runtime implements RuntimeCore {
 const NO_PATHS: readonly Path[] = [];
 const NO_PATH: Path = [];
 const ACTIONS: Record<string, Change['action']> = { c: 'create', u: 'update', d: 'delete' };
+
+/** The secrets of a body without secret slots. */
+const NO_SECRETS = { live: undefined, encrypted: undefined, clear: undefined } as const;
+
+/** Change sets at least this large have their audit entry encoded off-thread. */
+const AUDIT_OFF_THREAD = 10_000;
+
+/** The audit entry's changes: bodies as JSON, secrets as "(sensitive)". */
+function auditInput(writes: readonly Write[]): AuditInput {
+  const n = writes.length;
+  const actions: string[] = new Array(n);
+  const kinds: string[] = new Array(n);
+  const ids: string[] = new Array(n);
+  const before: (string | null)[] = new Array(n);
+  const after: (string | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const w = writes[i]!;
+    actions[i] = w.action;
+    kinds[i] = w.kind;
+    ids[i] = w.id;
+    before[i] = w.before ? JSON.stringify(redacted(w.before, w.beforeEncrypted)) : null;
+    after[i] = w.live ? (w.encrypted ? JSON.stringify(redacted(w.live, w.encrypted)) : w.bodyJson!) : null;
+  }
+  return { actions, kinds, ids, before, after };
+}
 
 /** The audit form of a live body: secrets as "(sensitive)". */
 function redacted(live: LiveResource, encrypted: Encrypted | undefined): unknown {

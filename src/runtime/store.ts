@@ -22,6 +22,7 @@
  * together do not both migrate.
  */
 import Database from 'better-sqlite3';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { deflateSync, inflateSync } from 'node:zlib';
 
 export const DB_FILE = 'switchboard.db';
@@ -115,7 +116,118 @@ export interface AuditHead {
 }
 
 /** Payloads above this size are stored deflated. */
-const COMPRESS_ABOVE = 64 * 1024;
+export const COMPRESS_ABOVE = 64 * 1024;
+
+/** The changes of one audit entry, as parallel lists (bodies already JSON, secrets redacted). */
+export interface AuditInput {
+  readonly actions: readonly string[];
+  readonly kinds: readonly string[];
+  readonly ids: readonly string[];
+  readonly before: readonly (string | null)[];
+  readonly after: readonly (string | null)[];
+}
+
+/** An audit entry's `changes` and `touched` columns, ready to insert. */
+export interface EncodedAudit {
+  readonly changes: string | Buffer;
+  readonly touched: string | Buffer;
+}
+
+/*
+ * The encoder is JavaScript source so that one text serves both this thread and the worker
+ * (which runs it with `eval: true`: no module loader, under tsx, vitest or compiled code alike).
+ */
+const ENCODE_SOURCE = `
+  const n = input.ids.length;
+  const parts = new Array(n);
+  const touched = new Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    const action = input.actions[i], kind = input.kinds[i], id = input.ids[i];
+    touched[3 * i] = action[0]; touched[3 * i + 1] = kind; touched[3 * i + 2] = id;
+    let s = '{"action":"' + action + '","kind":"' + kind + '","id":' + JSON.stringify(id);
+    const before = input.before[i], after = input.after[i];
+    if (before !== null) s += ',"before":' + before;
+    if (after !== null) s += ',"after":' + after;
+    parts[i] = s + '}';
+  }
+  const changes = '[' + parts.join(',') + ']';
+  const touchedJson = JSON.stringify(touched);
+  const pack = (json) => (json.length > compressAbove ? deflateSync(json, { level: 1 }) : json);
+  return { changes: pack(changes), touched: pack(touchedJson) };
+`;
+
+/** Encode an audit entry in this thread. */
+export const encodeAudit = new Function('input', 'deflateSync', 'compressAbove', ENCODE_SOURCE) as (input: AuditInput, deflate: typeof deflateSync, compressAbove: number) => EncodedAudit;
+
+const WORKER_SOURCE = `
+  const { workerData } = require('node:worker_threads');
+  const { deflateSync } = require('node:zlib');
+  const encode = new Function('input', 'deflateSync', 'compressAbove', ${JSON.stringify(ENCODE_SOURCE)});
+  const { port, signal, compressAbove } = workerData;
+  port.on('message', ({ seq, input }) => {
+    try {
+      port.postMessage({ seq, result: encode(input, deflateSync, compressAbove) });
+    } catch (e) {
+      port.postMessage({ seq, error: String(e && e.message) });
+    }
+    Atomics.store(signal, 0, 1);
+    Atomics.notify(signal, 0);
+  });
+`;
+
+/**
+ * Encodes large audit entries on a worker thread, so that building and deflating the JSON of a
+ * 60,000-resource change set overlaps the invariant check instead of following it. `start`
+ * returns a synchronous `take` (the runtime's `apply` is synchronous): it blocks on an
+ * Atomics wait until the worker answers, and falls back to encoding in this thread if the
+ * worker fails or does not answer within 30 s.
+ */
+export class AuditEncoder {
+  #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  #signal: Int32Array | undefined;
+  #seq = 0;
+  #broken = false;
+
+  start(input: AuditInput): () => EncodedAudit {
+    if (this.#broken) return () => encodeAudit(input, deflateSync, COMPRESS_ABOVE);
+    if (!this.#worker) {
+      const { port1, port2 } = new MessageChannel();
+      this.#signal = new Int32Array(new SharedArrayBuffer(4));
+      this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { port: port2, signal: this.#signal, compressAbove: COMPRESS_ABOVE }, transferList: [port2] });
+      this.#worker.unref();
+      this.#worker.on('error', () => void (this.#broken = true));
+      this.#port = port1;
+    }
+    const seq = ++this.#seq;
+    this.#port!.postMessage({ seq, input });
+    return () => {
+      const deadline = Date.now() + 30_000;
+      const signal = this.#signal!;
+      for (;;) {
+        Atomics.store(signal, 0, 0);
+        const m = receiveMessageOnPort(this.#port!) as { message: { seq: number; result?: { changes: string | Uint8Array; touched: string | Uint8Array }; error?: string } } | undefined;
+        if (m) {
+          if (m.message.seq !== seq) continue; // an earlier change set's, refused before it was taken
+          const r = m.message.result;
+          if (!r) break;
+          const buf = (x: string | Uint8Array) => (typeof x === 'string' ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength));
+          return { changes: buf(r.changes), touched: buf(r.touched) };
+        }
+        if (this.#broken || Date.now() > deadline) break;
+        Atomics.wait(signal, 0, 0, 100);
+      }
+      this.#broken = true;
+      return encodeAudit(input, deflateSync, COMPRESS_ABOVE);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#port?.close();
+    await this.#worker?.terminate();
+    this.#worker = undefined;
+  }
+}
 
 /** A JSON payload as stored: text, or deflated bytes when large. */
 export function storedJson(json: string): string | Buffer {
@@ -233,8 +345,8 @@ export class Store {
     gitCommit?: string | undefined;
     gitDirty?: boolean | undefined;
     summary?: string | undefined;
-    changes: string;
-    touched: string;
+    changes: string | Buffer;
+    touched: string | Buffer;
   }): void {
     this.#insertAudit.run(
       a.revision,
@@ -245,8 +357,8 @@ export class Store {
       a.gitCommit ?? null,
       a.gitDirty === undefined ? null : a.gitDirty ? 1 : 0,
       a.summary ?? null,
-      storedJson(a.changes),
-      storedJson(a.touched),
+      typeof a.changes === 'string' ? storedJson(a.changes) : a.changes,
+      typeof a.touched === 'string' ? storedJson(a.touched) : a.touched,
     );
   }
 
