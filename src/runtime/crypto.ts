@@ -17,7 +17,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } fr
 import path from 'node:path';
 import type { NodePath } from '../diagnostics.js';
 import type { KindName } from '../model/kinds.js';
-import { allSecretPatterns, kindSchemas, SCHEMA_DIR, type SecretPattern } from '../schema/registry.js';
+import { allSecretPatterns, kindSchemas, SCHEMA_DIR, valuesAt, type SecretPattern } from '../schema/registry.js';
 import { isSecretFingerprint, type SecretFingerprint } from './types.js';
 
 export const KEY_FILE = 'secret.key';
@@ -132,29 +132,7 @@ export interface SecretSlot {
 export function secretSlots(kind: KindName, body: unknown): SecretSlot[] {
   const pats = secretPatternsOf(kind);
   if (pats.length === 0) return NO_SLOTS;
-  const out: SecretSlot[] = [];
-  const stack: (string | number)[] = [];
-  const walk = (v: unknown, pattern: SecretPattern, i: number) => {
-    if (i === pattern.length) {
-      if (typeof v === 'string' || isSecretFingerprint(v)) out.push({ path: [...stack], value: v });
-      return;
-    }
-    if (v === null || typeof v !== 'object') return;
-    const step = pattern[i]!;
-    if (step === '*') {
-      if (!Array.isArray(v)) return;
-      for (let j = 0; j < v.length; j++) {
-        stack.push(j);
-        walk(v[j], pattern, i + 1);
-        stack.pop();
-      }
-    } else if (!Array.isArray(v) && Object.hasOwn(v, step)) {
-      stack.push(step);
-      walk((v as Record<string, unknown>)[step], pattern, i + 1);
-      stack.pop();
-    }
-  };
-  for (const p of pats) walk(body, p, 0);
+  const out = valuesAt(body, pats, (v) => typeof v === 'string' || isSecretFingerprint(v)) as SecretSlot[];
   return out.length === 0 ? NO_SLOTS : out;
 }
 

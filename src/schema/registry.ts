@@ -203,15 +203,16 @@ function resolvePointer(root: AnySchemaObject, pointer: string): unknown {
   return v;
 }
 
-/** The concrete paths of string values matching the patterns. */
-export function secretPathsIn(body: unknown, patterns: readonly SecretPattern[]): NodePath[] {
-  if (patterns.length === 0) return NO_PATHS;
-  const out: NodePath[] = [];
-  // Paths are only materialized for the (few) secrets found; the walk itself shares one stack.
+/**
+ * The values at the patterns' paths that `accept` takes, with their concrete paths. Paths are
+ * only materialized for the (few) values found; the walk itself shares one stack.
+ */
+export function valuesAt(body: unknown, patterns: readonly SecretPattern[], accept: (v: unknown) => boolean): { path: NodePath; value: unknown }[] {
+  const out: { path: NodePath; value: unknown }[] = [];
   const stack: (string | number)[] = [];
   const walk = (v: unknown, pattern: SecretPattern, i: number) => {
     if (i === pattern.length) {
-      if (typeof v === 'string') out.push([...stack]);
+      if (accept(v)) out.push({ path: [...stack], value: v });
       return;
     }
     if (v === null || typeof v !== 'object') return;
@@ -230,7 +231,16 @@ export function secretPathsIn(body: unknown, patterns: readonly SecretPattern[])
     }
   };
   for (const p of patterns) walk(body, p, 0);
-  return out.length === 0 ? NO_PATHS : out;
+  return out;
+}
+
+const isString = (v: unknown) => typeof v === 'string';
+
+/** The concrete paths of string values matching the patterns. */
+export function secretPathsIn(body: unknown, patterns: readonly SecretPattern[]): NodePath[] {
+  if (patterns.length === 0) return NO_PATHS;
+  const found = valuesAt(body, patterns, isString);
+  return found.length === 0 ? NO_PATHS : found.map((f) => f.path);
 }
 
 const NO_PATHS: NodePath[] = [];
