@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/diagnostics.js';
 import { header, short, validateFiles, yaml } from '../helpers.js';
+import { ALICE_BRUNO, GROUP_ALL, overlay, PBX_LINK, type Files } from './base.js';
 
-type Files = Record<string, string | null>;
 
 /**
  * The base: company acme with domains paris and nice, a CSTA link in paris, users alice
@@ -42,37 +42,9 @@ const BASE: Record<string, string> = {
         - application: Alerter
           available: 5
     `,
-  'links.yaml':
-    header('PbxLink') +
-    yaml`
-      domain: acme/paris
-      name: pbx
-      protocol: csta
-      port: 3211
-    `,
-  'users.yaml':
-    header('User') +
-    yaml`
-      domain: acme/paris
-      items:
-        - username: alice
-          devices:
-            - number: "1001"
-              protocol: CSTA
-              link: pbx
-        - username: bruno
-          devices:
-            - number: "1002"
-              protocol: CSTA
-              link: pbx
-    `,
-  'groups.yaml':
-    header('Group') +
-    yaml`
-      domain: acme/paris
-      name: All
-      members: [alice, bruno]
-    `,
+  'links.yaml': PBX_LINK,
+  'users.yaml': ALICE_BRUNO,
+  'groups.yaml': GROUP_ALL,
   'authorizations.yaml':
     header('Authorization') +
     yaml`
@@ -90,12 +62,7 @@ const BASE: Record<string, string> = {
 
 /** The base with files added, replaced, or removed (null). */
 function config(over: Files = {}): Record<string, string> {
-  const files: Record<string, string> = { ...BASE };
-  for (const [name, text] of Object.entries(over)) {
-    if (text === null) delete files[name];
-    else files[name] = text;
-  }
-  return files;
+  return overlay(BASE, over);
 }
 
 function run(over: Files = {}, env: Record<string, string> = {}): readonly Diagnostic[] {

@@ -7,61 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/diagnostics.js';
 import { header, short, validateFiles, yaml } from '../helpers.js';
-
-type Files = Record<string, string | null>;
+import { ACME_PARIS, ALICE_BRUNO, GROUP_ALL, overlay, PBX_LINK, type Files } from './base.js';
 
 /** A small valid configuration: acme/paris, a CSTA link, alice and bruno in group All. */
-const BASE: Record<string, string> = {
-  'company.yaml':
-    header('Company') +
-    yaml`
-      name: acme
-      ---
-      apiVersion: switchboard/v1
-      kind: Domain
-      company: acme
-      name: paris
-    `,
-  'links.yaml':
-    header('PbxLink') +
-    yaml`
-      domain: acme/paris
-      name: pbx
-      protocol: csta
-      port: 3211
-    `,
-  'users.yaml':
-    header('User') +
-    yaml`
-      domain: acme/paris
-      items:
-        - username: alice
-          devices:
-            - number: "1001"
-              protocol: CSTA
-              link: pbx
-        - username: bruno
-          devices:
-            - number: "1002"
-              protocol: CSTA
-              link: pbx
-    `,
-  'groups.yaml':
-    header('Group') +
-    yaml`
-      domain: acme/paris
-      name: All
-      members: [alice, bruno]
-    `,
-};
+const BASE: Record<string, string> = { 'company.yaml': ACME_PARIS, 'links.yaml': PBX_LINK, 'users.yaml': ALICE_BRUNO, 'groups.yaml': GROUP_ALL };
 
 function run(over: Files = {}): readonly Diagnostic[] {
-  const files: Record<string, string> = { ...BASE };
-  for (const [name, text] of Object.entries(over)) {
-    if (text === null) delete files[name];
-    else files[name] = text;
-  }
-  return validateFiles(files).diagnostics;
+  return validateFiles(overlay(BASE, over)).diagnostics;
 }
 
 interface Case {

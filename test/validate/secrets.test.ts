@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/diagnostics.js';
 import { header, short, validateFiles, yaml } from '../helpers.js';
+import { ACME_PARIS, overlay, type Files } from './base.js';
 
-type Files = Record<string, string | null>;
 
 /** The CSTA link `pbx` of acme/paris with the given password (its value at line 8, column 11). */
 const link = (password: string) =>
@@ -23,16 +23,7 @@ const link = (password: string) =>
 
 /** acme/paris, the link (password from CSTA_PASSWORD) and alice, whose device uses the link. */
 const BASE: Record<string, string> = {
-  'company.yaml':
-    header('Company') +
-    yaml`
-      name: acme
-      ---
-      apiVersion: switchboard/v1
-      kind: Domain
-      company: acme
-      name: paris
-    `,
+  'company.yaml': ACME_PARIS,
   'links.yaml': link('${env:CSTA_PASSWORD}'),
   'users.yaml':
     header('User') +
@@ -50,12 +41,7 @@ const BASE: Record<string, string> = {
 const ENV = { CSTA_PASSWORD: 'csta-Secret-42' };
 
 function validate(over: Files = {}, env: Record<string, string> = ENV) {
-  const files: Record<string, string> = { ...BASE };
-  for (const [name, text] of Object.entries(over)) {
-    if (text === null) delete files[name];
-    else files[name] = text;
-  }
-  return validateFiles(files, env);
+  return validateFiles(overlay(BASE, over), env);
 }
 
 const list = (ds: readonly Diagnostic[]) => ds.map(short);
