@@ -10,9 +10,11 @@
  *   {@link LiveState} handed out earlier stays a consistent snapshot.
  * - A change set is checked in three steps — structure (kinds, ids, exists / not-found,
  *   ownership, principal scoping, secret fingerprints), then the invariants of the whole
- *   post-change state of the companies it touches (`checkResources`: the same schemas and rules
- *   as `validate`; companies share nothing, so the others cannot change outcome), then written
- *   in ONE `BEGIN IMMEDIATE` transaction that re-checks the revision first. Checking happens
+ *   post-change state of the companies it touches (the schema of every resource written, and
+ *   every cross-resource rule of `validate` — `checkRules` — over those companies: companies
+ *   share nothing, so the others cannot change outcome; this is `checkResources` without
+ *   re-validating the schema of resources that were validated when written), then written in
+ *   ONE `BEGIN IMMEDIATE` transaction that re-checks the revision first. Checking happens
  *   outside the write lock against the snapshot at the base revision; if anyone commits
  *   meanwhile, the revision check in the transaction refuses the change set as stale.
  * - Secret values exist in clear only inside `apply` (to encrypt them and to re-check
@@ -22,11 +24,9 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
-import type { NodePath } from '../diagnostics.js';
+import type { NodePath, PendingDiagnostic } from '../diagnostics.js';
 import { isKindName, kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
-import { getPath } from '../model/resource.js';
-import type { NodePath as Path, PendingDiagnostic } from '../diagnostics.js';
-import type { Resource } from '../model/resource.js';
+import { getPath, type Resource } from '../model/resource.js';
 import { schemaRegistry } from '../schema/registry.js';
 import { checkRules } from '../validate/rules.js';
 import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
@@ -178,8 +178,9 @@ export class Runtime implements RuntimeCore {
     const fresh = !existsSync(file);
     this.#store = Store.open(file, { busyTimeoutMs: options.busyTimeoutMs });
     if (fresh && process.platform !== 'win32') chmodSync(file, 0o600);
-    this.#store.readTransaction(() => this.#reloadAll());
+    // data_version first: a commit landing during the load is then replayed by the next refresh.
     this.#dataVersion = this.#store.dataVersion();
+    this.#store.readTransaction(() => this.#reloadAll());
     this.#poll = setInterval(() => {
       try {
         this.#refresh();
@@ -267,9 +268,12 @@ export class Runtime implements RuntimeCore {
       for (const r of rows) {
         before = r.revision;
         let changes = JSON.parse(jsonOf(r.changes)) as AuditEntry['changes'];
+        let partial = false;
         if (principal && !principal.superUser) {
-          changes = changes.filter((c) => canAccessCompany(principal, companyOf(c.kind, c.id)));
-          if (changes.length === 0) continue;
+          const visible = changes.filter((c) => canAccessCompany(principal, companyOf(c.kind, c.id)));
+          if (visible.length === 0) continue;
+          partial = visible.length < changes.length;
+          changes = visible;
         }
         out.push({
           revision: r.revision,
@@ -279,7 +283,8 @@ export class Runtime implements RuntimeCore {
           ...(r.plan_digest !== null ? { planDigest: r.plan_digest } : {}),
           ...(r.git_commit !== null ? { gitCommit: r.git_commit } : {}),
           ...(r.git_dirty !== null ? { gitDirty: r.git_dirty === 1 } : {}),
-          ...(r.summary !== null ? { summary: r.summary } : {}),
+          // A summary may describe other companies' changes: not shown with part of an entry.
+          ...(r.summary !== null && !partial ? { summary: r.summary } : {}),
           changes,
         });
       }
@@ -822,8 +827,8 @@ export class Runtime implements RuntimeCore {
   }
 }
 
-const NO_PATHS: readonly Path[] = [];
-const NO_PATH: Path = [];
+const NO_PATHS: readonly NodePath[] = [];
+const NO_PATH: NodePath = [];
 const ACTIONS: Record<string, Change['action']> = { c: 'create', u: 'update', d: 'delete' };
 
 /** The secrets of a body without secret slots. */

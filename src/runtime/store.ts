@@ -270,7 +270,8 @@ export class Store {
   private constructor(file: string, options: { readonly busyTimeoutMs?: number; readonly readonly?: boolean } = {}) {
     this.file = file;
     this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
-    this.db.pragma('journal_mode = WAL');
+    // Only switch when needed: the switch takes locks that other processes' readers may hold.
+    if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
     // FULL: a committed change set survives power loss too, not only a killed process.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');

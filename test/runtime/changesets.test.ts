@@ -165,15 +165,18 @@ describe('change sets', () => {
 
     it('state and audit show a company admin only their companies', async () => {
       const rt = await withQuickstart();
-      rt.apply(changeSet(1, [...companyAndDomain('globex'), ...bulkUsers('globex', 2)]));
+      rt.apply({ baseRevision: 1, changes: [...companyAndDomain('globex'), ...bulkUsers('globex', 2), { action: 'update', kind: 'Domain', id: 'acme/paris', body: { ...rt.get('Domain', 'acme/paris')!.body, internalLength: 5 } }], origin: { via: 'plan', summary: 'globex: 4 to create' } });
       const mine = rt.state({ principal: acmeAdmin });
       expect(new Set(mine.resources.map((r) => rt.companyOf(r.kind, r.id)))).toEqual(new Set(['acme']));
       expect(mine.resources.some((r) => r.kind === 'AdminAccount')).toBe(false);
       expect(rt.state({ company: 'globex' }).resources.map((r) => r.id)).toEqual(['globex', 'globex/site', 'globex/site/u00000', 'globex/site/u00001']);
       expect(rt.state({ company: 'globex', principal: acmeAdmin }).resources).toEqual([]);
       const audit = rt.audit({ principal: acmeAdmin });
-      expect(audit.map((a) => a.revision)).toEqual([1]);
-      expect(audit[0]!.changes.every((c) => rt.companyOf(c.kind, c.id) === 'acme')).toBe(true);
+      expect(audit.map((a) => a.revision)).toEqual([2, 1]);
+      expect(audit.every((a) => a.changes.every((c) => rt.companyOf(c.kind, c.id) === 'acme'))).toBe(true);
+      expect(audit[0]!.changes.map((c) => c.id)).toEqual(['acme/paris']);
+      expect(audit[0]!.summary).toBeUndefined(); // it talks about globex
+      expect(rt.audit()[0]!.summary).toBe('globex: 4 to create');
       expect(rt.audit().map((a) => a.revision)).toEqual([2, 1]);
     });
 
