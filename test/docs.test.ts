@@ -48,3 +48,12 @@ describe('docs/plan.md', () => {
     expect(doc).toContain(`\`${code}\``);
   });
 });
+
+describe('docs/runtime.md', () => {
+  const doc = readFileSync('docs/runtime.md', 'utf8');
+  const codes = codesIn(['src/runtime']);
+  for (const m of readFileSync('src/runtime/types.ts', 'utf8').matchAll(/'(stale|invalid|forbidden|not-found|exists|not-managed)'/g)) codes.add(m[1]!);
+  it.each([...codes].sort())('documents %s', (code) => {
+    expect(doc).toContain(`\`${code}\``);
+  });
+});
