@@ -153,6 +153,19 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = outcome.translations.some((t) => t.result === null) ? EXIT_INVALID : EXIT_OK;
     });
 
+  const sync = program.command('sync').description('LDAP user imports and directory synchronization (docs/sync.md)');
+  sync
+    .command('run')
+    .description('run a user import now: read the whole source, then commit one change set, or nothing (refused when unsafe)')
+    .argument('<name>', 'the import: company/domain/name, or its name when unique')
+    .option('--dry-run', 'show the changes the run would make; write nothing')
+    .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
+    .option('--max-remove-percent <n>', 'largest share of the managed users one run may delete or disable (default 30)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (name: string, opts: { dryRun?: boolean; dataDir: string; maxRemovePercent?: string; format: 'text' | 'json' }) => {
+      exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {

@@ -3,16 +3,17 @@
  * loopback port, in a temp dir, loaded offline with `slapadd` from generated LDIF, stopped by
  * pid. `.ci/run` installs the Debian packages `slapd` and `ldap-utils`.
  *
- * The data is AD-like, mapped onto inetOrgPerson: `uid` plays sAMAccountName, `employeeNumber`
- * plays objectGUID (a stable identifier that survives renames), `employeeType` carries the
- * userAccountControl value (bit 0x2 = disabled). The AD preset's own attribute names are tested
- * on the mapping logic separately.
+ * The data is AD-like: inetOrgPerson entries plus a tiny test schema (auxiliary class `adUser`)
+ * giving them Active Directory's `sAMAccountName`, binary `objectGUID` and
+ * `userAccountControl` (bit 0x2 = disabled), so the AD preset runs against a real server. The
+ * same GUID, as hex text, is in `employeeNumber` for the plain-LDAP mapping.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 
 export const SUFFIX = 'dc=example,dc=com';
 export const ADMIN_DN = `cn=admin,${SUFFIX}`;
@@ -41,7 +42,7 @@ export function person(i: number, over: Partial<Person> = {}): Person {
   const n = String(i).padStart(5, '0');
   return {
     uid: `user${n}`,
-    guid: `guid-${n}`,
+    guid: createHash('md5').update(`guid-${n}`).digest('hex'),
     sn: `Last${n}`,
     givenName: `First${n}`,
     mail: `user${n}@example.com`,
@@ -58,15 +59,33 @@ export function ldifOf(people: readonly Person[]): string {
 }
 
 function personLdif(p: Person): string[] {
-  const out = [`dn: uid=${p.uid},${PEOPLE}`, 'objectClass: inetOrgPerson', `uid: ${p.uid}`, `cn: ${p.givenName ?? ''} ${p.sn}`.trim(), `sn: ${p.sn}`, `employeeNumber: ${p.guid}`];
+  const out = [
+    `dn: uid=${p.uid},${PEOPLE}`,
+    'objectClass: inetOrgPerson',
+    'objectClass: adUser',
+    `uid: ${p.uid}`,
+    `sAMAccountName: ${p.uid}`,
+    `objectGUID:: ${Buffer.from(p.guid, 'hex').toString('base64')}`,
+    `cn: ${p.givenName ?? ''} ${p.sn}`.trim(),
+    `sn: ${p.sn}`,
+    `employeeNumber: ${p.guid}`,
+  ];
   if (p.givenName) out.push(`givenName: ${p.givenName}`);
   if (p.mail) out.push(`mail: ${p.mail}`);
   if (p.telephoneNumber) out.push(`telephoneNumber: ${p.telephoneNumber}`);
   if (p.mobile) out.push(`mobile: ${p.mobile}`);
-  if (p.uac !== undefined) out.push(`employeeType: ${p.uac}`);
+  if (p.uac !== undefined) out.push(`userAccountControl: ${p.uac}`);
   for (const [k, v] of Object.entries(p.extra ?? {})) out.push(`${k}: ${v}`);
   return out;
 }
+
+/** Active Directory's user attributes, under a private test OID arc. */
+const AD_SCHEMA = `
+attributetype ( 1.3.6.1.4.1.55555.1.1 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2 NAME 'objectGUID' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.3 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.55555.2.1 NAME 'adUser' SUP top AUXILIARY MAY ( sAMAccountName $ objectGUID $ userAccountControl ) )
+`;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -101,6 +120,7 @@ export async function startSlapd(people: readonly Person[]): Promise<Slapd> {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   const rootpw = execFileSync('/usr/sbin/slappasswd', ['-s', ADMIN_PASSWORD], { encoding: 'utf8' }).trim();
   const conf = path.join(dir, 'slapd.conf');
+  writeFileSync(path.join(dir, 'ad.schema'), AD_SCHEMA);
   writeFileSync(
     conf,
     [
@@ -108,6 +128,7 @@ export async function startSlapd(people: readonly Person[]): Promise<Slapd> {
       'include /etc/ldap/schema/cosine.schema',
       'include /etc/ldap/schema/inetorgperson.schema',
       'include /etc/ldap/schema/nis.schema',
+      `include ${dir}/ad.schema`,
       'modulepath /usr/lib/ldap',
       'moduleload back_mdb',
       `pidfile ${dir}/slapd.pid`,

@@ -1,0 +1,80 @@
+/**
+ * `switchboard sync run NAME`: run one user import (or, later, directory) now, against the
+ * embedded runtime of a data directory. `--dry-run` prints the changes and writes nothing.
+ * Exit 0 when the run applied, found nothing to change or was a dry run; 1 when it was
+ * refused as unsafe or failed (nothing was changed then).
+ */
+import { Runtime } from '../runtime/runtime.js';
+import type { Change } from '../runtime/types.js';
+import { describe, runUserImport, SyncError, type RunRecord } from '../sync/run.js';
+import type { CliIo } from './main.js';
+
+export interface SyncRunOptions {
+  readonly dataDir: string;
+  readonly dryRun?: boolean;
+  readonly maxRemovePercent?: string;
+  readonly format: 'text' | 'json';
+}
+
+/** The import a NAME designates: its full id, or a name unique among the imports. */
+function resolveName(rt: Runtime, name: string): string {
+  if (rt.get('UserImport', name)) return name;
+  const hits = rt.state().resources.filter((r) => r.kind === 'UserImport' && (r.body.name === name || r.id.endsWith(`/${name}`)));
+  if (hits.length === 1) return hits[0]!.id;
+  if (hits.length > 1) throw new SyncError(`'${name}' names ${hits.length} user imports (${hits.map((h) => h.id).join(', ')}): give company/domain/name`);
+  throw new SyncError(`no user import '${name}' in the runtime: apply the configuration first, or give company/domain/name`);
+}
+
+export async function syncRunCommand(name: string, opts: SyncRunOptions, io: CliIo): Promise<number> {
+  const max = opts.maxRemovePercent === undefined ? undefined : Number(opts.maxRemovePercent);
+  if (max !== undefined && !(max >= 0 && max <= 100)) {
+    io.stderr.write(`switchboard: --max-remove-percent must be a number from 0 to 100\n`);
+    return 2;
+  }
+  const rt = await Runtime.open(opts.dataDir, { startEngines: false });
+  try {
+    let record: RunRecord;
+    try {
+      const id = resolveName(rt, name);
+      record = await runUserImport(rt, id, { dryRun: opts.dryRun === true, ...(max !== undefined ? { maxRemovePercent: max } : {}) });
+    } catch (e) {
+      if (e instanceof SyncError) {
+        io.stderr.write(`switchboard: ${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+    if (opts.format === 'json') io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    else io.stdout.write(renderRun(record));
+    return record.outcome === 'refused' || record.outcome === 'failed' ? 1 : 0;
+  } finally {
+    await rt.close();
+  }
+}
+
+const SYMBOL: Record<Change['action'], string> = { create: '+', update: '~', delete: '-' };
+
+/** A run as text: outcome line, counts, the changes (dry run / refused), notes. */
+export function renderRun(r: RunRecord): string {
+  const lines: string[] = [];
+  const what = `${r.kind === 'UserImport' ? 'user import' : 'directory'} ${r.id}`;
+  const head: Record<RunRecord['outcome'], string> = {
+    applied: `${what}: applied at revision ${r.revision}`,
+    unchanged: `${what}: no changes, nothing written`,
+    'dry-run': `${what}: dry run, nothing written`,
+    refused: `${what}: REFUSED, nothing changed`,
+    failed: `${what}: FAILED, nothing changed`,
+  };
+  lines.push(head[r.outcome]);
+  if (r.message) lines.push(`  ${r.message}`);
+  lines.push(`  source entries: ${r.sourceEntries}, managed before: ${r.managed}`);
+  lines.push(`  ${describe(r.counts)}, ${r.counts.unchanged} unchanged`);
+  if (r.changes && (r.outcome === 'dry-run' || r.outcome === 'refused')) {
+    for (const c of r.changes) lines.push(`  ${SYMBOL[c.action]} ${c.kind} ${c.id}`);
+  }
+  const notes = r.notes.slice(0, 50);
+  for (const n of notes) lines.push(`  ${n.level}: ${n.message}`);
+  if (r.notes.length > notes.length) lines.push(`  … ${r.notes.length - notes.length} more notes (--format json)`);
+  lines.push(`  ${r.startedAt} → ${r.endedAt}`);
+  return `${lines.join('\n')}\n`;
+}
