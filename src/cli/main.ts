@@ -103,6 +103,32 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       await runWith(async () => (await reconcile()).exportCommand(opts, io));
     });
 
+  program
+    .command('watch')
+    .description('keep a runtime converged on a configuration: apply changes as files change (deletions held unless allowed), report and revert out-of-band edits (docs/watch.md)')
+    .argument('[dir]', 'configuration directory or file', '.')
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the embedded runtime)')
+    .option('--resync <duration>', 'how often to re-read the live state and revert out-of-band changes: 30s, 5m, 1h; 0 for never', '5m')
+    .option('--debounce <duration>', 'how long the files must be quiet before a cycle starts', '300ms')
+    .option('--allow-destroy <kinds>', 'apply deletions of these kinds automatically; other deletions are held (comma-separated: User,Group)', collect)
+    .option('--committed-only', 'apply only what is committed in git: react to HEAD moving, ignore working-tree edits')
+    .option('--no-self-heal', 'report out-of-band changes but do not revert them')
+    .addOption(new Option('--format <format>', 'output format: one line, or one JSON object, per cycle').choices(['text', 'json']).default('text'))
+    .action(async (dir: string, opts: { runtime?: string; resync: string; debounce: string; allowDestroy?: string[]; committedOnly?: boolean; selfHeal: boolean; format: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./watch.js')).watchCommand(dir, opts, io));
+    });
+
+  program
+    .command('history')
+    .description('list the change sets committed to the runtime: revision, time, who, how, git commit (+dirty) and summary')
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the embedded runtime)')
+    .option('--limit <n>', 'how many, newest first', '20')
+    .addOption(new Option('--via <via>', 'only change sets made this way').choices(['plan', 'api', 'sync']))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { runtime?: string; limit: string; via?: 'plan' | 'api' | 'sync'; format: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./history.js')).historyCommand(opts, io));
+    });
+
   // The server's modules (fastify, pino, prom-client) load only for these commands.
   const server = () => import('../server/commands.js');
   program
