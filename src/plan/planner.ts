@@ -173,7 +173,15 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
   for (const f of facts) if (f.type === 'restart' && !restarts.has(`${f.engine} ${f.target}`)) restarts.set(`${f.engine} ${f.target}`, f);
   const reruns = new Map<string, Extract<ImpactFact, { type: 'sync-rerun' }>>();
   for (const f of facts) if (f.type === 'sync-rerun' && !reruns.has(`${f.engine} ${f.target}`)) reruns.set(`${f.engine} ${f.target}`, f);
-  const extensions = (type: 'supervision-start' | 'supervision-stop') => [...new Set(facts.flatMap((f) => (f.type === type ? f.extensions : [])))].sort();
+  // Extension numbers are unique within a company, not across companies: qualify them.
+  const extensions = (type: 'supervision-start' | 'supervision-stop') => {
+    const set = new Set<string>();
+    for (const c of changes) {
+      const company = c.id.slice(0, c.id.indexOf('/'));
+      for (const f of c.impact) if (f.type === type) for (const e of f.extensions) set.add(`${company}:${e}`);
+    }
+    return [...set].sort();
+  };
   return {
     restarts: [...restarts.values()].map(({ engine, target, reason, extensionsInterrupted }) => ({ engine, target, reason, extensionsInterrupted })),
     supervisionStarts: extensions('supervision-start'),

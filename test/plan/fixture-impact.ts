@@ -1,6 +1,21 @@
-import type { Change, ChangeImpact, LiveState } from '../../src/runtime/types.js';
+import { builtinEngines, type EngineContext } from '../../src/runtime/engines.js';
+import type { Change, ChangeImpact, ImpactFact, LiveState } from '../../src/runtime/types.js';
+import { fixtureFingerprint } from './fixture-runtime.js';
 
-/** Impact facts for golden files: none until the runtime's engines are plugged in. */
-export function fixtureImpact(_changes: readonly Change[], _live: LiveState): ChangeImpact[] {
-  return [];
+/** Impact facts for golden files, from the runtime's real engines (their `impact` is pure). */
+export function fixtureImpact(changes: readonly Change[], live: LiveState): ChangeImpact[] {
+  const engines = builtinEngines();
+  const ctx: EngineContext = {
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } as unknown as EngineContext['log'],
+    fingerprint: fixtureFingerprint,
+    now: () => new Date('2026-06-01T12:00:00.000Z'),
+  };
+  const byKey = new Map(live.resources.map((r) => [`${r.kind}/${r.id}`, r]));
+  const out: ChangeImpact[] = [];
+  changes.forEach((change, index) => {
+    const facts: ImpactFact[] = [];
+    for (const e of engines) if (e.impact && e.kinds.includes(change.kind)) facts.push(...e.impact(change, byKey.get(`${change.kind}/${change.id}`), live, ctx));
+    if (facts.length > 0) out.push({ index, facts });
+  });
+  return out;
 }
