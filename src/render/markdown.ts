@@ -8,6 +8,9 @@ import { companyOf, factLine, fieldLine, header, list, summaryLine, SYMBOL } fro
 
 export const MARKDOWN_LIMIT = 60_000;
 
+/** Changes detailed per company/kind section; the rest are counted. */
+const PER_SECTION = 100;
+
 const esc = (s: string) => s.replace(/[|<>`]/g, (ch) => `\\${ch}`);
 
 export function renderMarkdown(plan: Plan, limit = MARKDOWN_LIMIT): string {
@@ -48,7 +51,7 @@ export function renderMarkdown(plan: Plan, limit = MARKDOWN_LIMIT): string {
       .map(([a, n]) => `${n} ${a}`)
       .join(', ');
     const body: string[] = ['```diff'];
-    for (const c of changes) {
+    for (const c of changes.slice(0, PER_SECTION)) {
       const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : '!';
       body.push(`${sign} ${SYMBOL[c.action]} ${c.action} ${c.kind} ${c.id}${c.action === 'replace' ? ` (${c.reason})` : ''}`);
       if (c.action === 'update' || c.action === 'replace') for (const f of c.fields) body.push(`#     ${fieldLine(f)}`);
@@ -56,6 +59,7 @@ export function renderMarkdown(plan: Plan, limit = MARKDOWN_LIMIT): string {
       if (c.action === 'update' && c.dialPlan) for (const b of c.dialPlan.slice(0, 20)) body.push(`#     ${b.direction} ${b.number}: ${b.before ?? '(none)'} → ${b.after ?? '(none)'}`);
       for (const f of c.impact) body.push(`#     ! ${factLine(f)}`);
     }
+    if (changes.length > PER_SECTION) body.push(`# … and ${(changes.length - PER_SECTION).toLocaleString('en-US')} more (the JSON plan has every change)`);
     body.push('```');
     sections.push(`<details><summary>${esc(title)}: ${counts}</summary>\n\n${body.join('\n')}\n\n</details>\n`);
   }

@@ -231,3 +231,49 @@ describe('tenancy through the HTTP runtime', () => {
     }
   });
 });
+
+describe('apply asks before applying', () => {
+  async function withPrompt(answer: string | undefined, tty: boolean) {
+    const { PassThrough } = await import('node:stream');
+    const { applyCommand } = await import('../../src/cli/reconcile.js');
+    const h = await Harness.start('embedded', QUICK_ENV);
+    h.useConfig('examples/quickstart');
+    const stdin = new PassThrough() as unknown as NodeJS.ReadStream & PassThrough;
+    (stdin as { isTTY?: boolean }).isTTY = tty;
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) => ({ write: (s: string) => (f(s), true), isTTY: false }) as unknown as NodeJS.WriteStream;
+    if (answer !== undefined) setTimeout(() => stdin.end(`${answer}\n`), 50);
+    const io = { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: { ...QUICK_ENV, NO_COLOR: '1' }, cwd: h.dir, stdin };
+    let status: number;
+    try {
+      status = await applyCommand('config', {}, io);
+    } catch (e) {
+      status = -1;
+      err += (e as Error).message;
+    }
+    const applied = h.revision() > 0;
+    await h.close();
+    return { status, out, err, applied };
+  }
+
+  it('applies on "yes" at the prompt', async () => {
+    const r = await withPrompt('yes', true);
+    expect(r.err).toContain("Apply these changes? Only 'yes' is accepted:");
+    expect(r.status).toBe(0);
+    expect(r.applied).toBe(true);
+  });
+
+  it('applies nothing on any other answer', async () => {
+    const r = await withPrompt('y', true);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('Apply cancelled: nothing applied.');
+    expect(r.applied).toBe(false);
+  });
+
+  it('refuses without a terminal unless --auto-approve', async () => {
+    const r = await withPrompt(undefined, false);
+    expect(r.err).toContain('refusing to apply without confirmation: there is no terminal to ask on');
+    expect(r.applied).toBe(false);
+  });
+});
