@@ -16,7 +16,8 @@ import type { KindName } from '../model/kinds.js';
 import type { CommittedEvent } from './core.js';
 import { PbxLinksEngine } from './engines/pbx-links.js';
 import { SyncSchedulesEngine } from './engines/sync-schedules.js';
-import type { RuntimeLog } from './runtime.js';
+import { UserImportEngine } from './engines/user-import.js';
+import type { Runtime, RuntimeLog } from './runtime.js';
 import type { Change, ChangeImpact, EngineStatus, ImpactFact, LiveResource, LiveState } from './types.js';
 
 /** What the host gives an engine. */
@@ -46,9 +47,9 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-/** The engines shipped with Switchboard. */
-export function builtinEngines(): Engine[] {
-  return [new PbxLinksEngine(), new SyncSchedulesEngine()];
+/** The engines shipped with Switchboard; `runtime` lets the sync engines commit their runs. */
+export function builtinEngines(runtime?: () => Runtime | undefined): Engine[] {
+  return [new PbxLinksEngine(), new SyncSchedulesEngine(), new UserImportEngine(runtime)];
 }
 
 export interface EngineHostOptions {

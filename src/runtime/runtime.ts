@@ -61,7 +61,7 @@ const silent: RuntimeLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface RuntimeOptions {
   readonly log?: RuntimeLog;
-  /** Engines to host; default: the built-in ones (`pbx-links`, `sync-schedules`). */
+  /** Engines to host; default: the built-in ones (`pbx-links`, `sync-schedules`, `user-import`). */
   readonly engines?: readonly Engine[];
   /**
    * Start the engines (default true). The embedded CLI runtime does not: engines belong to
@@ -189,7 +189,7 @@ export class Runtime implements RuntimeCore {
       }
     }, options.pollIntervalMs ?? 200);
     this.#poll.unref();
-    this.#host = new EngineHost(options.engines ?? builtinEngines(), {
+    this.#host = new EngineHost(options.engines ?? builtinEngines(() => this), {
       log: this.#log,
       fingerprint: (v) => this.fingerprint(v),
       live: (kinds) => this.#liveOf(kinds),

@@ -138,6 +138,7 @@ describe('engine host', () => {
     expect(rt.status().engines.map((e) => [e.name, e.state])).toEqual([
       ['pbx-links', 'stopped'],
       ['sync-schedules', 'stopped'],
+      ['user-import', 'stopped'],
     ]);
   });
 

@@ -6,6 +6,7 @@
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { UserImportEngine } from '../../src/runtime/engines/user-import.js';
 import type { LiveResource } from '../../src/runtime/types.js';
 import { runHistory, runUserImport } from '../../src/sync/run.js';
 import { changeSet, creates, open, quickstart, tempDir } from '../runtime/helpers.js';
@@ -249,3 +250,50 @@ describe.skipIf(!hasSlapd())('user import against slapd', () => {
     }
   });
 });
+
+describe.skipIf(!hasSlapd())('user-import engine', () => {
+  let slapd: Slapd;
+  beforeAll(async () => {
+    slapd = await startSlapd(Array.from({ length: 3 }, (_, i) => person(i)));
+  });
+  afterAll(async () => destroySlapd(slapd));
+
+  it('reports each import with its schedule, next run and last run (start, end, counts)', async () => {
+    let rt: Runtime | undefined;
+    const engine = new UserImportEngine(() => rt);
+    rt = await open(tempDir(), { engines: [engine] });
+    try {
+      const body = {
+        domain: 'acme/paris',
+        name: 'ad',
+        source: 'activeDirectory',
+        schedule: { mode: 'interval', every: '2h' },
+        connection: { host: slapd.host, port: slapd.port, login: ADMIN_DN, password: ADMIN_PASSWORD, baseDn: PEOPLE, filter: 'objectClass=person' },
+      };
+      expect(rt.apply(changeSet(0, [...creates(quickstart()), { action: 'create', kind: 'UserImport', id: ID, body }]))).toMatchObject({ ok: true });
+      const status = () => rt!.status().engines.find((e) => e.name === 'user-import')!;
+      await until(() => ((status().details?.imports as unknown[]) ?? []).length === 1);
+      const [before] = status().details!.imports as Record<string, unknown>[];
+      expect(before).toMatchObject({ id: ID, company: 'acme', schedule: { mode: 'interval', every: '2h' }, running: false });
+      const next = Date.parse(before!.nextRun as string) - Date.now();
+      expect(next).toBeGreaterThan(7_000_000);
+      expect(next).toBeLessThanOrEqual(7_200_000);
+      const record = await engine.runNow(ID);
+      expect(record).toMatchObject({ outcome: 'applied', counts: { created: 3 } });
+      const [after] = status().details!.imports as Record<string, unknown>[];
+      expect(after!.lastRun).toMatchObject({ outcome: 'applied', created: 3, updated: 0, deleted: 0, disabled: 0, ignored: 0, errors: 0 });
+      expect(typeof (after!.lastRun as Record<string, unknown>).startedAt).toBe('string');
+      expect(JSON.stringify(rt.status())).not.toContain(ADMIN_PASSWORD);
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
