@@ -192,6 +192,17 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
     });
 
+  program
+    .command('lookup')
+    .description("find the user a caller number belongs to, through the domain's incoming dial-plan rules and inverse length; exit 1 when nobody matches")
+    .argument('<number>', 'the caller number as received')
+    .requiredOption('--domain <company/domain>', 'the domain receiving the call')
+    .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (number: string, opts: { domain: string; dataDir: string; format: 'text' | 'json' }) => {
+      exitCode = await (await import('./sync.js')).lookupCommand(number, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {

@@ -78,3 +78,37 @@ export function renderRun(r: RunRecord): string {
   lines.push(`  ${r.startedAt} → ${r.endedAt}`);
   return `${lines.join('\n')}\n`;
 }
+
+export interface LookupOptions {
+  readonly dataDir: string;
+  readonly domain: string;
+  readonly format: 'text' | 'json';
+}
+
+/** `switchboard lookup NUMBER --domain C/D`: who is calling, through the domain's incoming dial plan. Exit 1 when nobody matches. */
+export async function lookupCommand(number: string, opts: LookupOptions, io: CliIo): Promise<number> {
+  const { liveDialPlan } = await import('../sync/run.js');
+  const { lookupCaller } = await import('../sync/lookup.js');
+  const rt = await Runtime.open(opts.dataDir, { startEngines: false });
+  try {
+    const company = opts.domain.split('/')[0]!;
+    const state = rt.state({ company });
+    if (!state.resources.some((r) => r.kind === 'Domain' && r.id === opts.domain)) {
+      io.stderr.write(`switchboard: no domain '${opts.domain}' in the runtime at ${rt.dataDir}\n`);
+      return 1;
+    }
+    const compiled = liveDialPlan(state.resources, opts.domain);
+    if (!compiled) {
+      io.stderr.write(`switchboard: the dial plan of ${opts.domain} does not compile: run switchboard validate\n`);
+      return 1;
+    }
+    const result = lookupCaller(compiled, state.resources, opts.domain, number);
+    if (opts.format === 'json') io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else if (result.key === null) io.stdout.write(`${number}: cannot be translated by the incoming dial plan of ${opts.domain}\n`);
+    else if (result.matches.length === 0) io.stdout.write(`${number}: nobody (lookup key ${result.key})\n`);
+    else for (const m of result.matches) io.stdout.write(`${number}: ${m.name} — ${m.kind} ${m.id}, ${m.field} ${m.number} (${m.source}; lookup key ${result.key})\n`);
+    return result.matches.length > 0 ? 0 : 1;
+  } finally {
+    await rt.close();
+  }
+}

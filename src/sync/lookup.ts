@@ -1,0 +1,51 @@
+/**
+ * Incoming-number lookup (manual §5, §8): who is calling. Pure: live resources in, matches out.
+ *
+ * The caller number goes through the domain's incoming dial-plan rules and is cut to its last
+ * `inverseLength` digits (`lookupKey`); every stored number is cut the same way
+ * (`directoryKey`), and equal keys match. Users of the domain are searched (device numbers,
+ * then mobile). Matches are ordered users first (the server's own users, the manual's "TWS
+ * users" directory), then by source priority (lowest first).
+ */
+import { directoryKey, lookupKey, type CompiledDialPlan } from '../dialplan/index.js';
+import type { LiveResource } from '../runtime/types.js';
+
+export interface LookupMatch {
+  readonly kind: 'User';
+  readonly id: string;
+  /** Display name: "First Last", else the username. */
+  readonly name: string;
+  /** Which field matched: `devices[0].number`, `mobile`. */
+  readonly field: string;
+  readonly number: string;
+  readonly source: string;
+  readonly priority: number;
+}
+
+export interface LookupResult {
+  readonly input: string;
+  /** The key the caller is looked up by; null when the number cannot be translated. */
+  readonly key: string | null;
+  readonly matches: readonly LookupMatch[];
+}
+
+export function lookupCaller(compiled: CompiledDialPlan, resources: readonly LiveResource[], domain: string, number: string): LookupResult {
+  const key = lookupKey(compiled, number);
+  if (key === null) return { input: number, key, matches: [] };
+  const matches: LookupMatch[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'User' || r.body.domain !== domain) continue;
+    const b = r.body;
+    const name = [b.firstName, b.lastName].filter((x) => typeof x === 'string' && x !== '').join(' ') || String(b.username);
+    const candidates: [string, unknown][] = [];
+    if (Array.isArray(b.devices)) (b.devices as Record<string, unknown>[]).forEach((d, i) => candidates.push([`devices[${i}].number`, d.number]));
+    candidates.push(['mobile', b.mobile]);
+    for (const [field, value] of candidates) {
+      if (typeof value !== 'string' || directoryKey(compiled, value) !== key) continue;
+      matches.push({ kind: 'User', id: r.id, name, field, number: value, source: r.manager === 'config' ? 'users' : `users (${r.manager})`, priority: 0 });
+      break;
+    }
+  }
+  matches.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
+  return { input: number, key, matches };
+}
