@@ -77,8 +77,10 @@ export interface WatcherOptions {
 
 /** Secret values from the validated configuration (what `apply DIR` sends). */
 function secretsFromState(state: DesiredState): SecretValues {
-  const byKey = new Map(state.resources.map((r) => [changeKey(r), r]));
+  // Built on the first secret asked for: most change sets carry none.
+  let byKey: Map<string, DesiredState['resources'][number]> | undefined;
   return (kind, id, field) => {
+    byKey ??= new Map(state.resources.map((r) => [changeKey(r), r]));
     const r = byKey.get(changeKey({ kind, id }));
     const p = r?.secrets.find((s) => fieldPath(s) === field);
     const v = p ? getPath(r!.body, p) : undefined;
