@@ -9,6 +9,7 @@
  */
 import { directoryKey, lookupKey, type CompiledDialPlan } from '../dialplan/index.js';
 import type { LiveResource } from '../runtime/types.js';
+import { PHONE_FIELDS, type ContactRecord } from './directory.js';
 
 export interface LookupMatch {
   readonly kind: 'User';
@@ -48,4 +49,37 @@ export function lookupCaller(compiled: CompiledDialPlan, resources: readonly Liv
   }
   matches.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
   return { input: number, key, matches };
+}
+
+/** A contact that matched a caller; a red-listed number matches but is never shown (`number` absent). */
+export interface ContactMatch {
+  readonly directory: string;
+  readonly identifier: string;
+  readonly name: string;
+  readonly field: string;
+  readonly number?: string;
+  readonly redListed: boolean;
+  readonly vip: boolean;
+  readonly priority: number;
+}
+
+/**
+ * Synchronized contacts whose phone numbers meet the caller's lookup key, lowest directory
+ * priority first (the manual: the directory with the lowest priority is shown).
+ */
+export function lookupContacts(compiled: CompiledDialPlan, contacts: readonly ContactRecord[], number: string): ContactMatch[] {
+  const key = lookupKey(compiled, number);
+  if (key === null) return [];
+  const out: ContactMatch[] = [];
+  for (const c of contacts) {
+    for (const field of PHONE_FIELDS) {
+      const value = c.fields[field];
+      if (value === undefined || directoryKey(compiled, value) !== key) continue;
+      const redListed = c.hidden.includes(field);
+      const name = [c.fields.firstName, c.fields.lastName].filter(Boolean).join(' ') || c.fields.company || c.identifier;
+      out.push({ directory: c.directory, identifier: c.identifier, name, field, ...(redListed ? {} : { number: value }), redListed, vip: c.vip, priority: c.priority });
+      break;
+    }
+  }
+  return out.sort((a, b) => a.priority - b.priority || a.directory.localeCompare(b.directory));
 }
