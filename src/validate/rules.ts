@@ -402,9 +402,11 @@ const TIME_PARAMETERS = new Set(['timeSynchronizationDirectories', 'CallLog-Star
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
 function checkParameters(ctx: RuleContext): void {
+  const parameters = all(ctx.state, 'ApplicationParameter');
+  if (parameters.length === 0) return;
   const userGroups = new Map<string, string[]>();
   for (const g of all(ctx.state, 'Group')) for (const m of groupMembers(ctx, g.id)) (userGroups.get(m) ?? userGroups.set(m, []).get(m)!).push(g.id);
-  for (const p of all(ctx.state, 'ApplicationParameter')) {
+  for (const p of parameters) {
     const b = p.body as Body;
     const company = b.company as string;
     const name = String(b.name);
