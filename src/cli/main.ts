@@ -193,6 +193,14 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     });
 
   program
+    .command('status')
+    .description("the runtime's revision, its engines, and each user import's schedule and last run (start, end, counts)")
+    .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { dataDir: string; format: 'text' | 'json' }) => {
+      exitCode = await (await import('./sync.js')).statusCommand({ ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
+    });
+  program
     .command('lookup')
     .description("find the user a caller number belongs to, through the domain's incoming dial-plan rules and inverse length; exit 1 when nobody matches")
     .argument('<number>', 'the caller number as received')

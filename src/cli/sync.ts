@@ -112,3 +112,48 @@ export async function lookupCommand(number: string, opts: LookupOptions, io: Cli
     await rt.close();
   }
 }
+
+export interface StatusOptions {
+  readonly dataDir: string;
+  readonly format: 'text' | 'json';
+}
+
+/**
+ * `switchboard status`: the runtime's revision, its engines, and each user import's schedule
+ * and last run (start, end, outcome, counts) — read from the run records, so runs made by
+ * `switchboard sync run` and by a serving runtime's engine both show.
+ */
+export async function statusCommand(opts: StatusOptions, io: CliIo): Promise<number> {
+  const { runHistory, describe: counts } = await import('../sync/run.js');
+  const rt = await Runtime.open(opts.dataDir, { startEngines: false });
+  try {
+    const status = rt.status();
+    const imports = rt
+      .state()
+      .resources.filter((r) => r.kind === 'UserImport')
+      .map((r) => {
+        const s = (r.body.schedule ?? {}) as Record<string, unknown>;
+        const last = runHistory(rt.dataDir, 'UserImport', r.id)[0];
+        const { changes: _c, notes: _n, ...lastRun } = last ?? ({} as Partial<RunRecord>);
+        void _c;
+        void _n;
+        return { id: r.id, schedule: { mode: s.mode ?? 'manual', ...(s.at ? { at: s.at } : {}), ...(s.every ? { every: s.every } : {}) }, ...(last ? { lastRun } : {}) };
+      });
+    if (opts.format === 'json') {
+      io.stdout.write(`${JSON.stringify({ ...status, imports }, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [`runtime ${rt.dataDir} at revision ${status.revision}`, 'engines:'];
+    for (const e of status.engines) lines.push(`  ${e.name}: ${e.state}${e.message ? ` (${e.message})` : ''}`);
+    lines.push(imports.length === 0 ? 'user imports: none' : 'user imports:');
+    for (const i of imports) {
+      const sched = i.schedule.mode === 'daily' ? `daily at ${String(i.schedule.at ?? 'timeSynchronizationDirectories')}` : i.schedule.mode === 'interval' ? `every ${String(i.schedule.every)}` : 'manual';
+      const last = i.lastRun as Partial<RunRecord> | undefined;
+      lines.push(`  ${i.id} (${sched}): ${last && last.counts ? `last run ${last.outcome} ${last.startedAt} → ${last.endedAt}: ${counts(last.counts)}${last.message ? ` — ${last.message}` : ''}` : 'never run'}`);
+    }
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await rt.close();
+  }
+}

@@ -37,6 +37,13 @@ describe.skipIf(!hasSlapd())('switchboard sync run', () => {
     const again = run(['sync', 'run', 'ad', '--data-dir', dir, '--format', 'json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged', counts: { unchanged: 5 } });
     for (const r of [dry, applied, again]) expect(r.stdout + r.stderr).not.toContain(ADMIN_PASSWORD);
+    const status = run(['status', '--data-dir', dir]);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/engines:\n  pbx-links: stopped[\s\S]*  user-import: stopped/);
+    expect(status.stdout).toMatch(/  acme\/paris\/ad \(manual\): last run unchanged \S+ → \S+: 0 created, 0 updated, 0 disabled, 0 deleted, 0 ignored, 0 errors/);
+    const json = JSON.parse(run(['status', '--data-dir', dir, '--format', 'json']).stdout) as { imports: { lastRun: { outcome: string } }[] };
+    expect(json.imports[0]!.lastRun.outcome).toBe('unchanged');
+    expect(status.stdout).not.toContain(ADMIN_PASSWORD);
     const missing = run(['sync', 'run', 'nope', '--data-dir', dir]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/no user import 'nope'/);

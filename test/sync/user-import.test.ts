@@ -195,6 +195,43 @@ describe.skipIf(!hasSlapd())('user import against slapd', () => {
     }
   });
 
+  it('a server that stops answering mid-search → timeout → nothing changes', async () => {
+    // A loopback proxy that swallows everything slapd sends after the first pages.
+    let chunks = 0;
+    let armed = false;
+    const proxy = createServer((client) => {
+      const upstream = connect(slapd.port, slapd.host);
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        if (!armed || ++chunks <= 3) client.write(d);
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const rt = await runtimeWith({ connection: { ...(importBody().connection as object), port: (proxy.address() as AddressInfo).port, pageSize: 2, timeoutSeconds: 1 } });
+      expect((await runUserImport(rt, ID)).outcome).toBe('applied');
+      await slapd.reload(base.slice(0, 15).map((p) => ({ ...p, sn: 'Other' })));
+      const revision = rt.revision();
+      armed = true;
+      const t0 = Date.now();
+      const r = await runUserImport(rt, ID);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(r.outcome).toBe('failed');
+      expect(r.message).toMatch(/nothing was changed/);
+      expect(rt.revision()).toBe(revision);
+      expect(imported(rt).map((u) => u.body.lastName)).not.toContain('Other');
+    } finally {
+      proxy.close();
+      await slapd.reload(base);
+    }
+  });
+
   it('never touches a user managed by config with the same username, and its numbers stay unique', async () => {
     const rt = await runtimeWith();
     const people = [...base, person(100, { uid: 'alice' }), person(101, { telephoneNumber: '1001' })];
