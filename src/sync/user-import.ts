@@ -259,7 +259,7 @@ export function planUserImport(s: ImportSettings, source: readonly SourceUser[],
       continue;
     }
     taken.set(number, `user ${s.domain}/${e.username}`);
-    const fields = fieldsOf(e, notes, counts);
+    const fields = fieldsOf(e, notes);
     if (current && !renamed) {
       identifiers[e.identifier] = e.username;
       const body = updatedBody(current.body, fields, number, e.disabled, s);
@@ -329,17 +329,14 @@ interface Fields {
   reserved1?: string;
 }
 
-function fieldsOf(e: SourceUser, notes: ImportNote[], counts: ImportCounts): Fields {
+function fieldsOf(e: SourceUser, notes: ImportNote[]): Fields {
   const f: Fields = {};
   const clip = (v: string | undefined) => (v === undefined ? undefined : v.slice(0, 128));
   if (e.firstName) f.firstName = clip(e.firstName)!;
   if (e.lastName) f.lastName = clip(e.lastName)!;
   if (e.mail) {
     if (EMAIL.test(e.mail) && e.mail.length <= 254) f.email = e.mail;
-    else {
-      notes.push({ level: 'warning', message: `${e.dn}: mail '${e.mail}' is not a valid address: not imported` });
-      void counts;
-    }
+    else notes.push({ level: 'warning', message: `${e.dn}: mail '${e.mail}' is not a valid address: not imported` });
   }
   if (e.mobile && e.mobile.length <= 64) f.mobile = e.mobile;
   if (e.reserved0) f.reserved0 = e.reserved0;
