@@ -238,7 +238,7 @@ describe('apply asks before applying', () => {
     const { applyCommand } = await import('../../src/cli/reconcile.js');
     const h = await Harness.start('embedded', QUICK_ENV);
     h.useConfig('examples/quickstart');
-    const stdin = new PassThrough() as unknown as NodeJS.ReadStream & PassThrough;
+    const stdin = new PassThrough() as unknown as NodeJS.ReadStream & InstanceType<typeof PassThrough>;
     (stdin as { isTTY?: boolean }).isTTY = tty;
     let out = '';
     let err = '';
