@@ -72,10 +72,12 @@ export function terminalHost(io: Pick<CliIo, 'stdout'>, format: 'text' | 'json')
       else if (e.type === 'stopped') io.stdout.write(`${renderStoppedText(e)}\n`);
       else {
         // Held changes and warnings are listed when they change, not on every cycle.
+        // Cycles that planned say what is held; cycles that validated a valid tree say its warnings.
+        const planned = e.outcome === 'applied' || e.outcome === 'no-changes' || e.outcome === 'refused' || e.outcome === 'cancelled';
         const held = e.held.map((h) => `${h.action} ${h.kind} ${h.id}`).join('\n');
-        const warnings = e.outcome === 'invalid' ? lastWarnings : (e.diagnostics ?? []).map((d) => `${d.file}:${d.code}:${d.message}`).join('\n');
-        const showHeld = held !== lastHeld && e.outcome !== 'failed' && e.outcome !== 'invalid' && e.outcome !== 'unchanged';
+        const showHeld = planned && held !== lastHeld;
         if (showHeld) lastHeld = held;
+        const warnings = planned ? (e.diagnostics ?? []).map((d) => `${d.file}:${d.line}:${d.code}:${d.message}`).join('\n') : lastWarnings;
         const showWarnings = warnings !== lastWarnings;
         lastWarnings = warnings;
         io.stdout.write(`${renderCycleText(e, { showHeld, showWarnings })}\n`);
