@@ -16,7 +16,7 @@ export type Trigger = 'start' | 'files' | 'head' | 'resync' | 'retry';
  * How a cycle ended.
  * - `applied`: a change set was committed (`revision` is the new revision);
  * - `no-changes`: the runtime already matches (apart from held changes, if any);
- * - `unchanged`: a resync found neither the files nor the runtime's revision moved: not re-planned;
+ * - `unchanged`: neither the files nor the runtime's revision moved since the last cycle: not re-planned;
  * - `invalid`: the tree has errors: nothing applied, the runtime keeps the last good state;
  * - `refused`: the runtime refused the change set (nothing applied): an invariant, a licence …;
  * - `failed`: the runtime could not be reached or a step threw: retried with backoff;

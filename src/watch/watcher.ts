@@ -128,6 +128,8 @@ export class Watcher {
   readonly #outOfBand = new Set<string>();
   /** The last cycle left nothing to retry: a resync may skip planning when nothing moved. */
   #steady = false;
+  /** The tree takes secrets from files (\${file:…}), which no event reports. */
+  #fileSecrets = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
 
@@ -260,8 +262,10 @@ export class Watcher {
     };
     try {
       snapshot = await time('load', () => o.source.load(hints));
-      if (trigger === 'resync' && this.#steady && snapshot.changed.length === 0 && this.#lastRevision !== undefined) {
-        // Neither the files nor the runtime moved since the last cycle: nothing can differ.
+      if (trigger !== 'start' && this.#steady && !this.#fileSecrets && snapshot.changed.length === 0 && this.#lastRevision !== undefined) {
+        // Neither the files nor the runtime moved since the last cycle (a resync, a save
+        // without changes, HEAD moved to the same tree): nothing can differ. Not so when
+        // secrets come from files, which are not watched: those cycles always plan.
         const { revision } = await o.client.status();
         if (revision === this.#lastRevision) {
           emit({ outcome: 'unchanged', revision });
@@ -269,6 +273,7 @@ export class Watcher {
         }
       }
       const result = await time('validate', () => validateTree(snapshot!.tree, { secrets: o.secrets }));
+      this.#fileSecrets = result.state.resources.some((r) => r.secretRefs !== undefined && Object.values(r.secretRefs).some((ref) => ref.startsWith('${file:')));
       const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = result.diagnostics.length - errors;
       const diagnostics = result.diagnostics.length > 0 ? { diagnostics: result.diagnostics, errors, warnings } : {};

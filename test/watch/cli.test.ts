@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Harness } from '../scenarios/harness.js';
@@ -59,7 +59,7 @@ describe('switchboard watch (child process)', () => {
     const dir = quickstartDir();
     const w = spawnWatch(dir, ['config', '--resync', '0']);
     await w.until(/#1 start · plan \+14 ~0 ∓0 -0 · applied 14 changes → revision 1/);
-    writeFileSync(path.join(dir, 'config/users.yaml'), (await import('node:fs')).readFileSync(path.join(dir, 'config/users.yaml'), 'utf8').replace('firstName: Alice', 'firstName: Alicia'));
+    writeFileSync(path.join(dir, 'config/users.yaml'), readFileSync(path.join(dir, 'config/users.yaml'), 'utf8').replace('firstName: Alice', 'firstName: Alicia'));
     await w.until(/#2 files \(config\/users\.yaml\) · plan \+0 ~1 ∓0 -0 · applied 1 change → revision 2/);
     w.child.kill(signal);
     expect(await w.exited).toBe(0);

@@ -5,7 +5,7 @@
  * to fail or stall on demand.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openEmbedded } from '../../src/runtime/embedded.js';
@@ -134,10 +134,10 @@ describe('Watcher (manual clock)', () => {
     expect(first.parsed).toBe(6);
     const from = rec.mark;
     // Touched without a change: read again (the event names it), not parsed again.
-    writeFileSync(file('users.yaml'), (await import('node:fs')).readFileSync(file('users.yaml'), 'utf8'));
+    writeFileSync(file('users.yaml'), readFileSync(file('users.yaml'), 'utf8'));
     watcher.notify({ type: 'file', path: file('users.yaml') });
     clock.advance(300);
-    expect(await rec.next(() => true, { from })).toMatchObject({ files: [], parsed: 0, outcome: 'no-changes' });
+    expect(await rec.next(() => true, { from })).toMatchObject({ files: [], parsed: 0, outcome: 'unchanged', revision: 1 });
   });
 
   it('retries with exponential backoff while the runtime is unreachable, and says so', async () => {
@@ -190,6 +190,25 @@ describe('Watcher (manual clock)', () => {
     expect(rec.cycles.map((c) => c.outcome)).toEqual(['cancelled']);
     expect(state.applyCalls).toBe(0);
     expect(await real.audit()).toEqual([]);
+  });
+
+  it('resync: a secret read from a file is planned every time, so its change is applied', async () => {
+    const { rec, watcher, clock, file, real } = await setup({ resyncMs: 60_000 });
+    writeFileSync(file('links.yaml'), readFileSync(file('links.yaml'), 'utf8').replace('${env:CSTA_PASSWORD}', '${file:csta.secret}'));
+    writeFileSync(file('csta.secret'), 'first\n');
+    watcher.start();
+    await rec.next((c) => c.trigger === 'start', { from: 0 });
+    const resync = async () => {
+      while (clock.pending.length === 0) await new Promise((r) => setTimeout(r, 1));
+      const from = rec.mark;
+      clock.advance(60_000);
+      return rec.next(() => true, { from });
+    };
+    expect(await resync()).toMatchObject({ trigger: 'resync', outcome: 'no-changes' });
+    writeFileSync(file('csta.secret'), 'second\n');
+    expect(await resync()).toMatchObject({ trigger: 'resync', outcome: 'applied', applied: 1 });
+    const [fp] = await real.fingerprint(['second']);
+    expect(real.runtime.get('PbxLink', 'acme/paris/pbx')?.body.password).toEqual({ $secret: fp });
   });
 
   it('resync: skips planning when neither the files nor the revision moved', async () => {
