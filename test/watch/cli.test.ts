@@ -9,7 +9,10 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Harness } from '../scenarios/harness.js';
-import { git, gitInit, QUICK_ENV } from './helpers.js';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { startWatch } from '../../src/cli/watch.js';
+import { git, gitInit, QUICK_ENV, Recorder } from './helpers.js';
 
 const BIN = path.resolve('bin/switchboard.js');
 
@@ -78,6 +81,30 @@ describe('switchboard watch (child process)', () => {
     expect(events[0]).toMatchObject({ root: 'config', mode: 'working-tree', resyncMs: 0, debounceMs: 300, allowDestroy: ['Group', 'User'], selfHeal: true });
     expect(events[1]).toMatchObject({ cycle: 1, trigger: 'start', outcome: 'applied', applied: 14, revision: 1, held: [], drift: [], files: expect.arrayContaining(['config/users.yaml']) });
     expect(events[1]!.timings).toEqual({ load: expect.any(Number), validate: expect.any(Number), plan: expect.any(Number), apply: expect.any(Number) });
+  });
+});
+
+describe('switchboard watch: a runtime that cannot be reached', () => {
+  it('says so and retries with backoff, applying nothing', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const dir = quickstartDir();
+    const rec = new Recorder();
+    const sink = { write: () => true } as unknown as NodeJS.WriteStream;
+    const session = await startWatch('config', { resync: '0' }, { stdout: sink, env: { ...QUICK_ENV, SWITCHBOARD_RUNTIME: `http://127.0.0.1:${port}`, SWITCHBOARD_TOKEN: 'x' }, cwd: dir }, { host: rec });
+    try {
+      const c = await rec.next((x) => x.outcome === 'failed', { from: 0 });
+      expect(c).toMatchObject({ trigger: 'start', failure: { unreachable: true, attempt: 1, retryInMs: 1000 } });
+      expect(c.failure!.message).toContain(`127.0.0.1:${port}`);
+      const again = await rec.next((x) => x.trigger === 'retry', { timeoutMs: 5000 });
+      expect(again.failure).toMatchObject({ unreachable: true, attempt: 2, retryInMs: 2000 });
+    } finally {
+      await session.stop();
+    }
   });
 });
 
