@@ -193,9 +193,13 @@ export class Watcher {
     return this.#stopped;
   }
 
-  /** Run a cycle now if none is running; otherwise the pending triggers wait for the running one to end. */
+  /**
+   * Run a cycle now if none is running and the files are quiet; otherwise the pending
+   * triggers wait for the running cycle to end or the debounce to run out (a resync or a
+   * retry never cuts into a burst of file events).
+   */
   #kick(): void {
-    if (this.#running || this.#stopping || this.#pending.size === 0) return;
+    if (this.#running || this.#stopping || this.#pending.size === 0 || this.#debounce !== undefined) return;
     const trigger = TRIGGER_PRIORITY.find((t) => this.#pending.has(t))!;
     this.#pending.clear();
     const hints = this.#hints;
@@ -206,8 +210,8 @@ export class Watcher {
         this.#running = undefined;
         if (this.#stopping) return;
         this.#scheduleResync();
-        // Triggers that came during the cycle, whose debounce has already run out.
-        if (this.#debounce === undefined) this.#kick();
+        this.#kick(); // triggers that came during the cycle
+
       });
   }
 

@@ -127,6 +127,23 @@ describe('Watcher (manual clock)', () => {
     expect((await real.audit({ via: 'plan' })).length).toBe(2);
   });
 
+  it('a resync due during a burst of file events waits for the files to be quiet', async () => {
+    const { clock, rec, watcher, file } = await setup({ resyncMs: 1000 });
+    watcher.start();
+    await rec.next((c) => c.trigger === 'start', { from: 0 });
+    while (clock.pending.length === 0) await new Promise((r) => setTimeout(r, 1));
+    const from = rec.mark;
+    clock.advance(900);
+    writeFileSync(file('more.yaml'), 'apiVersion: switchboard/v1\nkind: User\ndomain: acme/paris\nusername: zoe\nemail: zoe@example.com\n');
+    watcher.notify({ type: 'file', path: file('more.yaml') });
+    clock.advance(250); // the resync is due at 1000, the debounce runs out at 1200
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rec.since(from)).toEqual([]);
+    clock.advance(50);
+    expect(await rec.next(() => true, { from })).toMatchObject({ trigger: 'files', outcome: 'applied', files: ['config/more.yaml'] });
+    expect(rec.since(from)).toHaveLength(1);
+  });
+
   it('parses only the files whose content changed', async () => {
     const { rec, watcher, clock, file } = await setup();
     watcher.start();
