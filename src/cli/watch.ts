@@ -93,7 +93,7 @@ export function terminalHost(io: Pick<CliIo, 'stdout'>, format: 'text' | 'json')
 export async function startWatch(
   dir: string,
   options: WatchCommandOptions,
-  io: Pick<CliIo, 'stdout' | 'env' | 'cwd'>,
+  io: Pick<CliIo, 'stdout' | 'env' | 'cwd'> & Partial<Pick<CliIo, 'stderr'>>,
   extra: { readonly host?: WatchHost; readonly scheduler?: Scheduler; readonly fileEvents?: FileEventTuning } = {},
 ): Promise<WatchSession> {
   const allow = parseAllowDestroy(options.allowDestroy ?? []);
@@ -139,6 +139,12 @@ export async function startWatch(
     await client.close();
     throw e;
   }
+  // A watch error (too many watched files, a folder gone unreadable) is said, and answered
+  // with a cycle: the cycle re-reads the whole tree, whatever events were lost.
+  files.on('error', (err: unknown) => {
+    io.stderr?.write(`switchboard: watching ${dir}: ${(err as Error).message}\n`);
+    watcher.notify(gitSource ? { type: 'head' } : { type: 'file', path: absRoot });
+  });
   watcher.start();
   let stopping: Promise<void> | undefined;
   return {
