@@ -10,12 +10,19 @@ import { parseSecretReference, type SecretSource } from '../config/secrets.js';
 import { loadTree, type LoadedTree } from '../config/tree.js';
 import { kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
 import { getPath, type DesiredState, type Resource } from '../model/resource.js';
-import { schemaRegistry, type SchemaRegistry } from '../schema/registry.js';
+import { schemaRegistry, type SchemaRegistry, type SchemaResult } from '../schema/registry.js';
 import { checkRules } from './rules.js';
 
 export interface ValidateOptions {
   readonly secrets: SecretSource;
   readonly registry?: SchemaRegistry;
+  /**
+   * Schema results kept between validations, keyed by parsed resource (object identity):
+   * `switchboard watch` re-uses the parsed resources of unchanged files, so only changed ones
+   * are checked against their schema again. Use one cache per registry; it relies on parsed
+   * resources never being mutated. Rules across resources always run on the whole state.
+   */
+  readonly schemaCache?: WeakMap<SourceResource, SchemaResult>;
 }
 
 export interface ValidationResult {
@@ -59,7 +66,12 @@ function buildState(sources: readonly SourceResource[], options: ValidateOptions
   const seen = new Map<KindName, Map<string, SourceResource>>(KIND_NAMES.map((k) => [k, new Map()]));
   const resources: Resource[] = [];
   for (const src of sources) {
-    const { problems, secrets } = registry.validate(src.kind, src.body);
+    let schema = options.schemaCache?.get(src);
+    if (!schema) {
+      schema = registry.validate(src.kind, src.body);
+      options.schemaCache?.set(src, schema);
+    }
+    const { problems, secrets } = schema;
     for (const p of problems) pending.push({ severity: 'error', code: p.code, message: p.message, at: fieldRef(src, p.path), key: p.key });
     const info = kindInfo(src.kind);
     const id = info.id(src.body);

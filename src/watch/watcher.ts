@@ -18,7 +18,9 @@
  * runtime from a {@link RuntimeClient}; output is typed events to a {@link WatchHost}. The
  * class itself prints nothing and touches no file.
  */
+import type { SourceResource } from '../config/parse.js';
 import type { SecretSource } from '../config/secrets.js';
+import type { SchemaResult } from '../schema/registry.js';
 import { fieldPath } from '../diagnostics.js';
 import type { KindName } from '../model/kinds.js';
 import { getPath, type DesiredState } from '../model/resource.js';
@@ -128,6 +130,8 @@ export class Watcher {
   readonly #outOfBand = new Set<string>();
   /** The last cycle left nothing to retry: a resync may skip planning when nothing moved. */
   #steady = false;
+  /** Schema results of parsed resources: the source's parse cache hands the same objects for unchanged files. */
+  readonly #schemaCache = new WeakMap<SourceResource, SchemaResult>();
   /** The tree takes secrets from files (\${file:…}), which no event reports. */
   #fileSecrets = false;
   #stopping = false;
@@ -276,7 +280,7 @@ export class Watcher {
           return;
         }
       }
-      const result = await time('validate', () => validateTree(snapshot!.tree, { secrets: o.secrets }));
+      const result = await time('validate', () => validateTree(snapshot!.tree, { secrets: o.secrets, schemaCache: this.#schemaCache }));
       this.#fileSecrets = result.state.resources.some((r) => r.secretRefs !== undefined && Object.values(r.secretRefs).some((ref) => ref.startsWith('${file:')));
       const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = result.diagnostics.length - errors;
