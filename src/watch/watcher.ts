@@ -215,7 +215,6 @@ export class Watcher {
         if (this.#stopping) return;
         this.#scheduleResync();
         this.#kick(); // triggers that came during the cycle
-
       });
   }
 
@@ -227,6 +226,14 @@ export class Watcher {
       this.#pending.add('resync');
       this.#kick();
     }, this.#resyncMs);
+  }
+
+  /** The cycle reached the runtime and left nothing to retry. */
+  #settled(): void {
+    this.#steady = true;
+    this.#failures = 0;
+    if (this.#retry !== undefined) this.#clock.clearTimeout(this.#retry);
+    this.#retry = undefined;
   }
 
   #scheduleRetry(ms: number): void {
@@ -308,8 +315,7 @@ export class Watcher {
         const driftReports = (applied: boolean): DriftReport[] => [...drift.values()].map((d) => ({ ...d, reverted: applied && !heldKeys.has(changeKey(d)) }));
         if (toApply.changes.length === 0) {
           this.#lastRevision = plan.runtime.revision;
-          this.#steady = true;
-          this.#failures = 0;
+          this.#settled();
           emit({ outcome: 'no-changes', plan: planCounts(plan), revision: plan.runtime.revision, held, drift: driftReports(false), ...(warnings > 0 ? diagnostics : {}) });
           return;
         }
@@ -321,8 +327,7 @@ export class Watcher {
         if (outcome.ok) {
           this.#own.add(outcome.revision);
           this.#lastRevision = outcome.revision;
-          this.#steady = true;
-          this.#failures = 0;
+          this.#settled();
           emit({ outcome: 'applied', plan: planCounts(plan), applied: toApply.changes.length, revision: outcome.revision, held, drift: driftReports(true), ...(warnings > 0 ? diagnostics : {}) });
           return;
         }
@@ -331,8 +336,7 @@ export class Watcher {
         // Refused (an invariant, a licence …): the same tree would be refused again, so wait
         // for the files or the runtime to change rather than retrying.
         this.#lastRevision = plan.runtime.revision;
-        this.#steady = true;
-        this.#failures = 0;
+        this.#settled();
         const problems: ChangeProblem[] = 'problems' in outcome ? outcome.problems.map((p) => ({ code: p.code, message: p.message, kind: p.kind, ...('id' in p && p.id ? { id: p.id } : {}), ...('path' in p && p.path ? { path: p.path } : {}) })) : [];
         emit({ outcome: 'refused', plan: planCounts(plan), revision: plan.runtime.revision, held, drift: driftReports(false), refusal: { code: outcome.code, message: outcome.message, problems } });
         return;

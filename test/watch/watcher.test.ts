@@ -179,6 +179,21 @@ describe('Watcher (manual clock)', () => {
     expect(clock.pending).toEqual([]); // no retry left, no resync configured
   });
 
+  it('a cycle that succeeds before the retry is due cancels the retry', async () => {
+    const { rec, watcher, clock, state, file } = await setup();
+    state.down = true;
+    watcher.start();
+    await rec.next((x) => x.outcome === 'failed', { from: 0 });
+    while (clock.pending.length === 0) await new Promise((r) => setTimeout(r, 1));
+    expect(clock.pending).toEqual([1000]);
+    state.down = false;
+    const from = rec.mark;
+    watcher.notify({ type: 'file', path: file('users.yaml') });
+    clock.advance(300);
+    expect(await rec.next(() => true, { from })).toMatchObject({ trigger: 'files', outcome: 'applied' });
+    expect(clock.pending).toEqual([]); // cleared as the cycle succeeded (no resync configured)
+  });
+
   it('stop() waits for a change set in flight, sends nothing more, and runs no new cycle', async () => {
     const { rec, watcher, state, real, clock, file } = await setup();
     let release!: () => void;
