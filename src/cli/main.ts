@@ -182,14 +182,14 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   const sync = program.command('sync').description('LDAP user imports and directory synchronization (docs/sync.md)');
   sync
     .command('run')
-    .description('run a user import now: read the whole source, then commit one change set, or nothing (refused when unsafe)')
-    .argument('<name>', 'the import: company/domain/name, or its name when unique')
+    .description('run a user import or a directory now: read the whole source, then commit one change set, or nothing (refused when unsafe)')
+    .argument('<name>', 'the import or directory: company/domain/name, or its name when unique; UserImport/… or Directory/… to choose the kind')
     .option('--dry-run', 'show the changes the run would make; write nothing')
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
-    .option('--max-remove-percent <n>', 'largest share of the managed users one run may delete or disable (default 30)')
+    .option('--max-remove-percent <n>', 'largest share of the managed users (contacts) one run may delete or disable (default 30)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (name: string, opts: { dryRun?: boolean; dataDir: string; maxRemovePercent?: string; format: 'text' | 'json' }) => {
-      exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
+      exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir), baseDir: io.cwd }, io);
     });
 
   program
@@ -202,7 +202,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     });
   program
     .command('lookup')
-    .description("find the user a caller number belongs to, through the domain's incoming dial-plan rules and inverse length; exit 1 when nobody matches")
+    .description("find the user or directory contact a caller number belongs to, through the domain's incoming dial-plan rules and inverse length; exit 1 when nobody matches")
     .argument('<number>', 'the caller number as received')
     .requiredOption('--domain <company/domain>', 'the domain receiving the call')
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')

@@ -1,11 +1,12 @@
 /**
- * `switchboard sync run NAME`: run one user import (or, later, directory) now, against the
+ * `switchboard sync run NAME`: run one user import or directory now, against the
  * embedded runtime of a data directory. `--dry-run` prints the changes and writes nothing.
  * Exit 0 when the run applied, found nothing to change or was a dry run; 1 when it was
  * refused as unsafe or failed (nothing was changed then).
  */
 import { Runtime } from '../runtime/runtime.js';
 import type { Change } from '../runtime/types.js';
+import { runDirectory } from '../sync/directory-run.js';
 import { describe, runUserImport, SyncError, type RunRecord } from '../sync/run.js';
 import type { CliIo } from './main.js';
 
@@ -14,15 +15,38 @@ export interface SyncRunOptions {
   readonly dryRun?: boolean;
   readonly maxRemovePercent?: string;
   readonly format: 'text' | 'json';
+  /** Relative CSV paths of directories are resolved against it (default: the current directory). */
+  readonly baseDir?: string;
 }
 
-/** The import a NAME designates: its full id, or a name unique among the imports. */
-function resolveName(rt: Runtime, name: string): string {
-  if (rt.get('UserImport', name)) return name;
-  const hits = rt.state().resources.filter((r) => r.kind === 'UserImport' && (r.body.name === name || r.id.endsWith(`/${name}`)));
-  if (hits.length === 1) return hits[0]!.id;
-  if (hits.length > 1) throw new SyncError(`'${name}' names ${hits.length} user imports (${hits.map((h) => h.id).join(', ')}): give company/domain/name`);
-  throw new SyncError(`no user import '${name}' in the runtime: apply the configuration first, or give company/domain/name`);
+type SyncKind = 'UserImport' | 'Directory';
+
+/**
+ * The import or directory a NAME designates: `UserImport/…` or `Directory/…` (then the rest is
+ * resolved among that kind only), a full id, or a name unique among imports and directories.
+ */
+function resolveName(rt: Runtime, name: string): { kind: SyncKind; id: string } {
+  const prefixed = /^(UserImport|Directory)\/(.+)$/.exec(name);
+  const kinds: SyncKind[] = prefixed ? [prefixed[1] as SyncKind] : ['UserImport', 'Directory'];
+  const rest = prefixed ? prefixed[2]! : name;
+  const exact = kinds.filter((k) => rt.get(k, rest));
+  if (exact.length === 1) return { kind: exact[0]!, id: rest };
+  const hits =
+    exact.length > 1
+      ? exact.map((k) => ({ kind: k, id: rest }))
+      : rt
+          .state()
+          .resources.filter((r) => (kinds as string[]).includes(r.kind) && (r.body.name === rest || r.id.endsWith(`/${rest}`)))
+          .map((r) => ({ kind: r.kind as SyncKind, id: r.id }));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length > 1) {
+    const both = new Set(hits.map((h) => h.kind)).size > 1;
+    throw new SyncError(
+      `'${name}' names ${hits.length} ${both ? 'user imports and directories' : hits[0]!.kind === 'UserImport' ? 'user imports' : 'directories'} (${hits.map((h) => `${h.kind}/${h.id}`).join(', ')}): give ${both ? 'UserImport/NAME or Directory/NAME, or ' : ''}company/domain/name`,
+    );
+  }
+  const what = prefixed ? (prefixed[1] === 'UserImport' ? 'user import' : 'directory') : 'user import or directory';
+  throw new SyncError(`no ${what} '${rest}' in the runtime: apply the configuration first, or give company/domain/name`);
 }
 
 export async function syncRunCommand(name: string, opts: SyncRunOptions, io: CliIo): Promise<number> {
@@ -35,8 +59,9 @@ export async function syncRunCommand(name: string, opts: SyncRunOptions, io: Cli
   try {
     let record: RunRecord;
     try {
-      const id = resolveName(rt, name);
-      record = await runUserImport(rt, id, { dryRun: opts.dryRun === true, ...(max !== undefined ? { maxRemovePercent: max } : {}) });
+      const { kind, id } = resolveName(rt, name);
+      const runOptions = { dryRun: opts.dryRun === true, ...(max !== undefined ? { maxRemovePercent: max } : {}) };
+      record = kind === 'UserImport' ? await runUserImport(rt, id, runOptions) : await runDirectory(rt, id, { ...runOptions, ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
     } catch (e) {
       if (e instanceof SyncError) {
         io.stderr.write(`switchboard: ${e.message}\n`);
@@ -106,7 +131,7 @@ export async function lookupCommand(number: string, opts: LookupOptions, io: Cli
     if (opts.format === 'json') io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else if (result.key === null) io.stdout.write(`${number}: cannot be translated by the incoming dial plan of ${opts.domain}\n`);
     else if (result.matches.length === 0) io.stdout.write(`${number}: nobody (lookup key ${result.key})\n`);
-    else for (const m of result.matches) io.stdout.write(`${number}: ${m.name} — ${m.kind} ${m.id}, ${m.field} ${m.number} (${m.source}; lookup key ${result.key})\n`);
+    else for (const m of result.matches) io.stdout.write(`${number}: ${m.name}${m.vip ? ' [VIP]' : ''} — ${m.kind} ${m.id}, ${m.field} ${m.number ?? '(number hidden: red list)'} (${m.source}; lookup key ${result.key})\n`);
     return result.matches.length > 0 ? 0 : 1;
   } finally {
     await rt.close();
@@ -119,7 +144,7 @@ export interface StatusOptions {
 }
 
 /**
- * `switchboard status`: the runtime's revision, its engines, and each user import's schedule
+ * `switchboard status`: the runtime's revision, its engines, and each user import's (and directory's) schedule
  * and last run (start, end, outcome, counts) — read from the run records, so runs made by
  * `switchboard sync run` and by a serving runtime's engine both show.
  */
@@ -128,29 +153,33 @@ export async function statusCommand(opts: StatusOptions, io: CliIo): Promise<num
   const rt = await Runtime.open(opts.dataDir, { startEngines: false });
   try {
     const status = rt.status();
-    const imports = rt
+    const syncs = (kind: 'UserImport' | 'Directory') => rt
       .state()
-      .resources.filter((r) => r.kind === 'UserImport')
+      .resources.filter((r) => r.kind === kind)
       .map((r) => {
-        const s = (r.body.schedule ?? {}) as Record<string, unknown>;
-        const last = runHistory(rt.dataDir, 'UserImport', r.id)[0];
+        const s = (r.body.schedule ?? r.body.sync ?? {}) as Record<string, unknown>;
+        const last = runHistory(rt.dataDir, kind, r.id)[0];
         const { changes: _c, notes: _n, ...lastRun } = last ?? ({} as Partial<RunRecord>);
         void _c;
         void _n;
         return { id: r.id, schedule: { mode: s.mode ?? 'manual', ...(s.at ? { at: s.at } : {}), ...(s.every ? { every: s.every } : {}) }, ...(last ? { lastRun } : {}) };
       });
+    const imports = syncs('UserImport');
+    const directories = syncs('Directory');
     if (opts.format === 'json') {
-      io.stdout.write(`${JSON.stringify({ ...status, imports }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ ...status, imports, directories }, null, 2)}\n`);
       return 0;
     }
     const lines = [`runtime ${rt.dataDir} at revision ${status.revision}`, 'engines:'];
     for (const e of status.engines) lines.push(`  ${e.name}: ${e.state}${e.message ? ` (${e.message})` : ''}`);
     lines.push(imports.length === 0 ? 'user imports: none' : 'user imports:');
-    for (const i of imports) {
+    const list = (items: typeof imports) => items.map((i) => {
       const sched = i.schedule.mode === 'daily' ? `daily at ${String(i.schedule.at ?? 'timeSynchronizationDirectories')}` : i.schedule.mode === 'interval' ? `every ${String(i.schedule.every)}` : 'manual';
       const last = i.lastRun as Partial<RunRecord> | undefined;
-      lines.push(`  ${i.id} (${sched}): ${last && last.counts ? `last run ${last.outcome} ${last.startedAt} → ${last.endedAt}: ${counts(last.counts)}${last.message ? ` — ${last.message}` : ''}` : 'never run'}`);
-    }
+      return `  ${i.id} (${sched}): ${last && last.counts ? `last run ${last.outcome} ${last.startedAt} → ${last.endedAt}: ${counts(last.counts)}${last.message ? ` — ${last.message}` : ''}` : 'never run'}`;
+    });
+    lines.push(...list(imports));
+    if (directories.length > 0) lines.push('directories:', ...list(directories));
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {

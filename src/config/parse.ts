@@ -15,7 +15,7 @@ import jsYaml from 'js-yaml';
 import type * as YAML from 'yaml';
 import { yaml } from './yaml-lazy.js';
 import { error, warning, type NodePath, type PendingDiagnostic, type SourceRef } from '../diagnostics.js';
-import { isKindName, KIND_NAMES, scopeKey, type KindName } from '../model/kinds.js';
+import { isKindName, KIND_NAMES, RUNTIME_ONLY_KINDS, scopeKey, type KindName } from '../model/kinds.js';
 import { didYouMean } from '../util/suggest.js';
 
 export const API_VERSION = 'switchboard/v1';
@@ -255,6 +255,10 @@ function documentResources(file: string, doc: number, value: unknown, out: Sourc
     diagnostics.push(
       error('unknown-kind', `unknown kind '${String(kind)}'.${didYouMean(String(kind), KIND_NAMES) || ` Known kinds: ${KIND_NAMES.join(', ')}.`}`, at(['kind'])),
     );
+    return;
+  }
+  if (RUNTIME_ONLY_KINDS.has(kind)) {
+    diagnostics.push(error('runtime-only-kind', `${kind} resources are created by directory synchronization, not declared: configure a Directory instead`, at(['kind'])));
     return;
   }
   if (!ok) return;

@@ -19,6 +19,7 @@ export const KIND_NAMES = [
   'Connector',
   'Group',
   'Directory',
+  'Contact',
   'UserImport',
   'User',
   'IntercomGroup',
@@ -83,6 +84,8 @@ const INFO: Record<KindName, Omit<KindInfo, 'name' | 'order'>> = {
   Connector: { scope: 'company', identity: ['company', 'name'], id: (b) => join(b.company, b.name) },
   Group: { scope: 'domain', identity: ['domain', 'name'], id: byDomainName },
   Directory: { scope: 'domain', identity: ['domain', 'name'], id: byDomainName },
+  // Runtime-only: created by directory synchronization (src/sync/directory-run.ts), refused in YAML.
+  Contact: { scope: 'domain', identity: ['domain', 'directory', 'identifier'], id: (b) => join(b.domain, b.directory, b.identifier) },
   UserImport: { scope: 'domain', identity: ['domain', 'name'], id: byDomainName },
   User: { scope: 'domain', identity: ['domain', 'username'], id: (b) => join(b.domain, b.username) },
   IntercomGroup: { scope: 'domain', identity: ['domain', 'name'], id: byDomainName },
@@ -108,6 +111,9 @@ const INFO: Record<KindName, Omit<KindInfo, 'name' | 'order'>> = {
 export const KINDS: ReadonlyMap<KindName, KindInfo> = new Map(
   KIND_NAMES.map((name, order) => [name, { name, order, ...INFO[name] }]),
 );
+
+/** Kinds only synchronization creates: configuration may not declare them. */
+export const RUNTIME_ONLY_KINDS: ReadonlySet<KindName> = new Set<KindName>(['Contact']);
 
 export function isKindName(s: unknown): s is KindName {
   return typeof s === 'string' && KINDS.has(s as KindName);

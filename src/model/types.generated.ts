@@ -75,6 +75,7 @@ export interface SwitchboardResources {
   Connector: Connector;
   Group: Group;
   Directory: Directory;
+  Contact: Contact;
   UserImport: UserImport;
   User: User;
   IntercomGroup: IntercomGroup;
@@ -1998,6 +1999,136 @@ export interface Connection {
   encoding?: 'utf-8' | 'utf-16le' | 'latin1';
 }
 /**
+ * A contact synchronized from a Directory (§8): runtime-only, created, updated and deleted by the directory's synchronization runs (owned by `directory:<name>`), never declared in configuration. Its fields are the Directory's mapping applied to one source entry (merged with other merge-flagged directories' entries sharing its e-mail).
+ */
+export interface Contact {
+  /**
+   * The domain (company/domain) of the directory the contact comes from.
+   */
+  domain: string;
+  /**
+   * Name of the Directory (same domain) whose synchronization owns this contact; for a merged contact, the directory with the lowest priority.
+   */
+  directory: string;
+  /**
+   * Stable identifier within the directory: the mapped `identifier` field, else a digest of last name, first name, company and e-mail (§8.4.2).
+   */
+  identifier: string;
+  /**
+   * The directory's priority: when a caller is found in several directories, the lowest is shown first.
+   */
+  priority?: number;
+  /**
+   * The contact's fields, after the field options (§8.1).
+   */
+  fields: {
+    /**
+     * Last name.
+     */
+    lastName?: string;
+    /**
+     * First name.
+     */
+    firstName?: string;
+    /**
+     * Company name.
+     */
+    company?: string;
+    /**
+     * Photo (URL or source value).
+     */
+    photo?: string;
+    /**
+     * Assistant phone number.
+     */
+    assistantPhone?: string;
+    /**
+     * Switchboard phone number.
+     */
+    switchboardPhone?: string;
+    /**
+     * Business phone number.
+     */
+    businessPhone?: string;
+    /**
+     * Mobile phone number.
+     */
+    mobilePhone?: string;
+    /**
+     * Home phone number.
+     */
+    homePhone?: string;
+    /**
+     * E-mail address (contacts sharing it merge across merge-flagged directories).
+     */
+    email1?: string;
+    /**
+     * Private field 0 (its label is the Directory's privateLabels.private0).
+     */
+    private0?: string;
+    /**
+     * Private field 1 (its label is the Directory's privateLabels.private1).
+     */
+    private1?: string;
+    /**
+     * Private field 2 (its label is the Directory's privateLabels.private2).
+     */
+    private2?: string;
+    /**
+     * Private field 3 (its label is the Directory's privateLabels.private3).
+     */
+    private3?: string;
+    /**
+     * Private field 4 (its label is the Directory's privateLabels.private4).
+     */
+    private4?: string;
+    /**
+     * Private field 5 (its label is the Directory's privateLabels.private5).
+     */
+    private5?: string;
+    /**
+     * Private field 6 (its label is the Directory's privateLabels.private6).
+     */
+    private6?: string;
+    /**
+     * Private field 7 (its label is the Directory's privateLabels.private7).
+     */
+    private7?: string;
+    /**
+     * Private field 8 (its label is the Directory's privateLabels.private8).
+     */
+    private8?: string;
+    /**
+     * Private field 9 (its label is the Directory's privateLabels.private9).
+     */
+    private9?: string;
+  };
+  /**
+   * Phone fields hidden by the red list (§8.2.4): the number identifies the caller but is never shown.
+   */
+  hidden?: ('assistantPhone' | 'switchboardPhone' | 'businessPhone' | 'mobilePhone' | 'homePhone')[];
+  /**
+   * Fields with option `i`: invisible in the Caller.
+   */
+  invisible?: string[];
+  /**
+   * Fields with option `a`: postal addresses (shown with a map link).
+   */
+  address?: string[];
+  /**
+   * VIP contact: its `[VIP]` private field is non-empty (§8.2.3).
+   */
+  vip?: boolean;
+  /**
+   * For a merged contact (§8.2.2), the names of the directories merged into it, lowest priority first.
+   *
+   * @minItems 2
+   *
+   * Items: A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
+   */
+  sources?: [string, string, ...string[]];
+}
+/**
  * A one-way import of users into a domain from LDAP, Active Directory or A5000 INT (§7.2). Users without a phone number are ignored; grant the directory linked to the import so imported users' contact cards can be seen (§7.2.4).
  */
 export interface UserImport {
@@ -2006,7 +2137,7 @@ export interface UserImport {
    */
   domain: string;
   /**
-   * Import name, unique within the domain ("Description" in the admin).
+   * A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
    */
   name: string;
   /**
@@ -2159,7 +2290,7 @@ export interface User {
    */
   domain: string;
   /**
-   * User name, unique within the domain. With Windows authentication it must be the Windows login; otherwise the TWS login (§3.3.4).
+   * A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
    */
   username: string;
   /**
@@ -2319,7 +2450,7 @@ export interface IntercomGroup {
    */
   domain: string;
   /**
-   * Intercom group name, unique within the domain.
+   * A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
    */
   name: string;
   /**
@@ -2369,7 +2500,7 @@ export interface CallQueue {
    */
   domain: string;
   /**
-   * Call queue name, unique within the domain.
+   * A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
    */
   name: string;
   /**
@@ -2406,7 +2537,7 @@ export interface BotGroup {
    */
   domain: string;
   /**
-   * Bot group name, unique within the domain.
+   * A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
    */
   name: string;
   /**
@@ -2582,7 +2713,7 @@ export interface ApplicationParameter {
  */
 export interface Override {
   /**
-   * A domain of the company (its name).
+   * A resource name: 1 to 128 characters, no slash (a slash separates domain and name in references), not starting with whitespace.
    */
   domain?: string;
   /**

@@ -16,7 +16,7 @@ import type { KindName } from '../model/kinds.js';
 import type { CommittedEvent } from './core.js';
 import { PbxLinksEngine } from './engines/pbx-links.js';
 import { SyncSchedulesEngine } from './engines/sync-schedules.js';
-import { UserImportEngine } from './engines/user-import.js';
+import { DirectorySyncEngine, UserImportEngine } from './engines/user-import.js';
 import type { Runtime, RuntimeLog } from './runtime.js';
 import type { Change, ChangeImpact, EngineStatus, ImpactFact, LiveResource, LiveState } from './types.js';
 
@@ -49,7 +49,7 @@ export interface Engine {
 
 /** The engines shipped with Switchboard; `runtime` lets the sync engines commit their runs. */
 export function builtinEngines(runtime?: () => Runtime | undefined): Engine[] {
-  return [new PbxLinksEngine(), new SyncSchedulesEngine(), new UserImportEngine(runtime)];
+  return [new PbxLinksEngine(), new SyncSchedulesEngine(), new UserImportEngine(runtime), new DirectorySyncEngine(runtime)];
 }
 
 export interface EngineHostOptions {

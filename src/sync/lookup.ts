@@ -4,23 +4,31 @@
  * The caller number goes through the domain's incoming dial-plan rules and is cut to its last
  * `inverseLength` digits (`lookupKey`); every stored number is cut the same way
  * (`directoryKey`), and equal keys match. Users of the domain are searched (device numbers,
- * then mobile). Matches are ordered users first (the server's own users, the manual's "TWS
- * users" directory), then by source priority (lowest first).
+ * then mobile), then the domain's synchronized contacts (`Contact`, phone fields). Matches are
+ * ordered users first (the server's own users, the manual's "TWS users" directory), then
+ * contacts by directory priority (lowest first). A red-listed contact number matches, but its
+ * number is never shown.
  */
 import { directoryKey, lookupKey, type CompiledDialPlan } from '../dialplan/index.js';
 import type { LiveResource } from '../runtime/types.js';
+import { contactRecordOf } from './directory-run.js';
 import { PHONE_FIELDS, type ContactRecord } from './directory.js';
 
 export interface LookupMatch {
-  readonly kind: 'User';
+  readonly kind: 'User' | 'Contact';
   readonly id: string;
-  /** Display name: "First Last", else the username. */
+  /** Display name: "First Last", else the username (a contact: else its company or identifier). */
   readonly name: string;
-  /** Which field matched: `devices[0].number`, `mobile`. */
+  /** Which field matched: `devices[0].number`, `mobile`, a contact's `businessPhone`, … */
   readonly field: string;
-  readonly number: string;
+  /** The stored number; absent for a red-listed contact number (it identifies the caller, it is never shown). */
+  readonly number?: string;
   readonly source: string;
   readonly priority: number;
+  /** Contacts: the number is on the red list. */
+  readonly redListed?: boolean;
+  /** Contacts: a VIP. */
+  readonly vip?: boolean;
 }
 
 export interface LookupResult {
@@ -48,6 +56,23 @@ export function lookupCaller(compiled: CompiledDialPlan, resources: readonly Liv
     }
   }
   matches.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
+  // Then the synchronized contacts of the domain's directories, lowest directory priority first.
+  const contacts = resources.filter((r) => r.kind === 'Contact' && r.body.domain === domain);
+  const ids = new Map(contacts.map((r) => [`${String(r.body.directory)}\0${String(r.body.identifier)}`, r.id]));
+  for (const m of lookupContacts(compiled, contacts.map(contactRecordOf), number)) {
+    const directory = m.directory.slice(domain.length + 1);
+    matches.push({
+      kind: 'Contact',
+      id: ids.get(`${directory}\0${m.identifier}`) ?? `${m.directory}/${m.identifier}`,
+      name: m.name,
+      field: m.field,
+      ...(m.number !== undefined ? { number: m.number } : {}),
+      source: `directory ${directory}`,
+      priority: m.priority,
+      redListed: m.redListed,
+      vip: m.vip,
+    });
+  }
   return { input: number, key, matches };
 }
 

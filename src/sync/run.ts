@@ -78,6 +78,15 @@ function writeSyncState(dataDir: string, kind: KindName, id: string, s: SyncStat
   renameSync(tmp, file);
 }
 
+/** Record a finished run (the last runs are kept) and return it; its change set is not stored. */
+export function recordRun(dataDir: string, record: RunRecord, identifiers?: Record<string, string>): RunRecord {
+  const state = readSyncState(dataDir, record.kind, record.id);
+  const { changes: _omit, ...kept } = record;
+  void _omit;
+  writeSyncState(dataDir, record.kind, record.id, { identifiers: identifiers ?? state.identifiers, runs: [...state.runs, kept].slice(-KEEP_RUNS) });
+  return record;
+}
+
 /** The last runs of a sync, newest first. */
 export function runHistory(dataDir: string, kind: KindName, id: string): RunRecord[] {
   return [...readSyncState(dataDir, kind, id).runs].reverse();

@@ -25,7 +25,7 @@ describe('embedded runtime', () => {
     expect((await client.state({ company: 'acme' })).resources.length).toBeGreaterThan(5);
     expect(await client.fingerprint(['a'])).toHaveLength(1);
     expect((await client.audit({ limit: 5 }))[0]).toMatchObject({ revision: 1, actor: 'local', via: 'plan' });
-    expect((await client.status()).engines.map((e) => e.state)).toEqual(['stopped', 'stopped', 'stopped']);
+    expect((await client.status()).engines.map((e) => e.state)).toEqual(['stopped', 'stopped', 'stopped', 'stopped']);
     const link = (await client.state()).resources.find((r) => r.kind === 'PbxLink')!;
     expect(await client.impact([{ action: 'update', kind: 'PbxLink', id: link.id, body: { ...link.body, port: 3212 } }])).toEqual([
       { index: 0, facts: [expect.objectContaining({ type: 'restart', extensionsInterrupted: 5 })] },

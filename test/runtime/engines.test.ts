@@ -139,6 +139,7 @@ describe('engine host', () => {
       ['pbx-links', 'stopped'],
       ['sync-schedules', 'stopped'],
       ['user-import', 'stopped'],
+      ['directory-sync', 'stopped'],
     ]);
   });
 

@@ -46,6 +46,6 @@ describe.skipIf(!hasSlapd())('switchboard sync run', () => {
     expect(status.stdout).not.toContain(ADMIN_PASSWORD);
     const missing = run(['sync', 'run', 'nope', '--data-dir', dir]);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/no user import 'nope'/);
+    expect(missing.stderr).toMatch(/no user import or directory 'nope'/);
   });
 });

@@ -13,6 +13,7 @@
  * simply runs again at its next time: the engine itself does not fail for a source outage.
  */
 import type { KindName } from '../../model/kinds.js';
+import { runDirectory } from '../../sync/directory-run.js';
 import { runHistory, runUserImport, type RunRecord } from '../../sync/run.js';
 import type { CommittedEvent } from '../core.js';
 import type { Engine, EngineContext, EngineReport } from '../engines.js';
@@ -32,7 +33,9 @@ interface Scheduled {
 type Schedule = { mode: string; at?: string; every?: string };
 
 function scheduleOf(r: LiveResource): Schedule {
-  const s = (r.body.schedule ?? {}) as Record<string, unknown>;
+  // A UserImport's `schedule`; a Directory's `sync` (a directory of type disabled never runs).
+  if (r.kind === 'Directory' && r.body.type === 'disabled') return { mode: 'manual' };
+  const s = (r.body.schedule ?? r.body.sync ?? {}) as Record<string, unknown>;
   return {
     mode: typeof s.mode === 'string' ? s.mode : 'manual',
     ...(typeof s.at === 'string' ? { at: s.at } : {}),
@@ -44,8 +47,14 @@ function scheduleOf(r: LiveResource): Schedule {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class UserImportEngine implements Engine {
-  readonly name = 'user-import';
+  readonly name: string = 'user-import';
   readonly kinds: readonly KindName[] = ['UserImport'];
+  /** What one run is, and what the status and log call it. */
+  protected readonly sync: { readonly kind: 'UserImport' | 'Directory'; readonly what: string; readonly run: (rt: Runtime, id: string) => Promise<RunRecord> } = {
+    kind: 'UserImport',
+    what: 'user import',
+    run: (rt, id) => runUserImport(rt, id),
+  };
   readonly #runtime: () => Runtime | undefined;
   #ctx: EngineContext | undefined;
   #imports = new Map<string, Scheduled>();
@@ -107,12 +116,12 @@ export class UserImportEngine implements Engine {
     const log = this.#ctx.log;
     s.running = (async () => {
       try {
-        const record = await runUserImport(rt, id);
+        const record = await this.sync.run(rt, id);
         const level = record.outcome === 'failed' || record.outcome === 'refused' ? 'warn' : 'info';
-        log[level]({ import: id, outcome: record.outcome, counts: record.counts, ...(record.message ? { reason: record.message } : {}) }, 'user import run');
+        log[level]({ [this.sync.kind === 'UserImport' ? 'import' : 'directory']: id, outcome: record.outcome, counts: record.counts, ...(record.message ? { reason: record.message } : {}) }, `${this.sync.what} run`);
         return record;
       } catch (e) {
-        log.error({ import: id, err: (e as Error).message }, 'user import run failed');
+        log.error({ [this.sync.kind === 'UserImport' ? 'import' : 'directory']: id, err: (e as Error).message }, `${this.sync.what} run failed`);
         return undefined;
       } finally {
         s.running = undefined;
@@ -128,7 +137,7 @@ export class UserImportEngine implements Engine {
     const imports = [...this.#imports.values()].map((s) => {
       const r = s.resource;
       const sched = scheduleOf(r);
-      const last = rt ? runHistory(rt.dataDir, 'UserImport', r.id)[0] : undefined;
+      const last = rt ? runHistory(rt.dataDir, this.sync.kind, r.id)[0] : undefined;
       return {
         id: r.id,
         company: companyOfDomain(r.id),
@@ -151,8 +160,8 @@ export class UserImportEngine implements Engine {
     const failing = imports.filter((i) => i.lastRun && (i.lastRun.outcome === 'failed' || i.lastRun.outcome === 'refused')).length;
     return {
       state: 'running',
-      ...(failing > 0 ? { message: `${failing} import${failing === 1 ? '' : 's'} failed or refused on the last run` } : {}),
-      details: { imports },
+      ...(failing > 0 ? { message: `${failing} ${this.sync.kind === 'UserImport' ? 'import' : 'director'}${failing === 1 ? (this.sync.kind === 'UserImport' ? '' : 'y') : this.sync.kind === 'UserImport' ? 's' : 'ies'} failed or refused on the last run` } : {}),
+      details: this.sync.kind === 'UserImport' ? { imports } : { directories: imports },
     };
   }
 
@@ -162,4 +171,14 @@ export class UserImportEngine implements Engine {
     this.#imports = new Map();
     this.#ctx = undefined;
   }
+}
+
+/**
+ * `directory-sync`: runs each Directory on its `sync` schedule (src/sync/directory-run.ts),
+ * exactly as `user-import` runs imports; its status lists each directory and its last run.
+ */
+export class DirectorySyncEngine extends UserImportEngine {
+  override readonly name: string = 'directory-sync';
+  override readonly kinds: readonly KindName[] = ['Directory'];
+  protected override readonly sync = { kind: 'Directory' as const, what: 'directory', run: (rt: Runtime, id: string) => runDirectory(rt, id) };
 }

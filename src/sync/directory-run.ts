@@ -1,0 +1,217 @@
+/**
+ * One run of a directory synchronization (manual §8) against the runtime: read everything
+ * first, then commit ONE change set of `Contact` creates/updates/deletes (or nothing), owned
+ * by `directory:<name>`, `origin.via: 'sync'`. The same safety as user imports (run.ts):
+ *
+ * - the directory's source returns zero entries → refused, nothing changed;
+ * - the run would delete more than the threshold share (default 30%) of the contacts the
+ *   directory manages → refused, nothing changed;
+ * - any read error (LDAP error or timeout, missing CSV file, bad field expression) → failed,
+ *   nothing changed; a refused change set → failed, nothing changed;
+ * - `dryRun` → the changes are returned, nothing is written;
+ * - no change → nothing is written at all (no change set, no revision, no audit entry).
+ *
+ * Merge (§8.2.2): the run of a merge-flagged directory reads every merge-flagged directory of
+ * its domain (all of them, before any write), merges contacts sharing an e-mail, and keeps the
+ * contacts this directory wins (lowest priority). Each directory's run manages only its own
+ * contacts, so a merged contact is owned by the directory with the lowest priority.
+ *
+ * Records: `<dataDir>/sync/Directory-<id>.json`, like imports.
+ */
+import { createHash } from 'node:crypto';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Change, LiveResource } from '../runtime/types.js';
+import { sameJson } from '../runtime/engines/util.js';
+import { contactsOf, mergeContacts, readCsvDirectory, readLdapDirectory, type ContactRecord } from './directory.js';
+import type { LdapConnection } from './ldap.js';
+import { describe, recordRun, revealSecret, SyncError, type RunOptions, type RunRecord } from './run.js';
+import type { ImportCounts, ImportNote } from './user-import.js';
+
+type Body = Readonly<Record<string, unknown>>;
+
+export interface DirectoryRunOptions extends Pick<RunOptions, 'dryRun' | 'maxRemovePercent' | 'tlsOptions' | 'now'> {
+  /** Directory relative CSV `connection.path`s are resolved against (default: the current directory). */
+  readonly baseDir?: string;
+}
+
+/** Server types this runtime reads. */
+const SUPPORTED = new Set(['LDAP', 'CSV']);
+const IDENTIFIER = /^[^/\s][^/]*$/;
+
+export const directoryManager = (name: string): `directory:${string}` => `directory:${name}`;
+
+/** The stored identifier of a contact: its stable identifier, or a digest of it when it cannot be part of an id. */
+export function contactIdentifier(identifier: string): string {
+  return IDENTIFIER.test(identifier) && identifier.length <= 128 ? identifier : createHash('sha256').update(identifier, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** The `Contact` body of a synchronized contact. */
+export function contactBody(domain: string, c: ContactRecord): Record<string, unknown> {
+  const name = c.directory.slice(domain.length + 1);
+  return {
+    domain,
+    directory: name,
+    identifier: contactIdentifier(c.identifier),
+    ...(c.priority !== Number.MAX_SAFE_INTEGER ? { priority: c.priority } : {}),
+    fields: { ...c.fields },
+    ...(c.hidden.length > 0 ? { hidden: [...c.hidden] } : {}),
+    ...(c.invisible.length > 0 ? { invisible: [...c.invisible] } : {}),
+    ...(c.address.length > 0 ? { address: [...c.address] } : {}),
+    ...(c.vip ? { vip: true } : {}),
+    ...(c.sources.length > 1 ? { sources: c.sources.map((s) => s.slice(domain.length + 1)) } : {}),
+  };
+}
+
+/** A stored `Contact` as the lookup's ContactRecord. */
+export function contactRecordOf(r: LiveResource): ContactRecord {
+  const b = r.body;
+  const domain = String(b.domain);
+  const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+  return {
+    directory: `${domain}/${String(b.directory)}`,
+    priority: typeof b.priority === 'number' ? b.priority : Number.MAX_SAFE_INTEGER,
+    identifier: String(b.identifier),
+    fields: (b.fields ?? {}) as Record<string, string>,
+    hidden: list(b.hidden),
+    invisible: list(b.invisible),
+    address: list(b.address),
+    vip: b.vip === true,
+    sources: list(b.sources).length > 0 ? list(b.sources).map((s) => `${domain}/${s}`) : [`${domain}/${String(b.directory)}`],
+  };
+}
+
+async function readRows(rt: Runtime, d: LiveResource, options: DirectoryRunOptions): Promise<Map<string, string>[]> {
+  const b = d.body;
+  if (b.serverType === 'CSV') return readCsvDirectory(b, options.baseDir ?? process.cwd());
+  const c = (b.connection ?? {}) as Record<string, unknown>;
+  const extra: Partial<LdapConnection> = {
+    tls: (c.tls as LdapConnection['tls'] | undefined) ?? 'none',
+    timeoutMs: (typeof c.timeoutSeconds === 'number' ? c.timeoutSeconds : 30) * 1000,
+    ...(options.tlsOptions ? { tlsOptions: options.tlsOptions } : {}),
+  };
+  return readLdapDirectory(b, revealSecret(rt, 'Directory', d.id, ['connection', 'password']), extra);
+}
+
+export interface ContactPlan {
+  readonly changes: readonly Change[];
+  readonly counts: ImportCounts;
+  readonly notes: readonly ImportNote[];
+  readonly managed: number;
+}
+
+/** Plan the contacts of directory `domain/name` (pure): desired contacts vs the live state. */
+export function planContacts(domain: string, name: string, desired: readonly ContactRecord[], live: readonly LiveResource[]): ContactPlan {
+  const manager = directoryManager(name);
+  const counts: ImportCounts = { created: 0, updated: 0, disabled: 0, deleted: 0, ignored: 0, errors: 0, unchanged: 0 };
+  const notes: ImportNote[] = [];
+  const existing = new Map<string, LiveResource>();
+  const others = new Map<string, LiveResource>();
+  for (const r of live) {
+    if (r.kind !== 'Contact' || r.body.domain !== domain || r.body.directory !== name) continue;
+    (r.manager === manager ? existing : others).set(r.id, r);
+  }
+  const creates: Change[] = [];
+  const updates: Change[] = [];
+  const deletes: Change[] = [];
+  const seen = new Set<string>();
+  for (const c of desired) {
+    const body = contactBody(domain, c);
+    const id = `${domain}/${name}/${String(body.identifier)}`;
+    if (seen.has(id)) {
+      counts.ignored++;
+      notes.push({ level: 'ignored', message: `contact ${c.identifier}: same stored identifier as another contact: skipped` });
+      continue;
+    }
+    seen.add(id);
+    const current = existing.get(id);
+    if (current) {
+      if (sameJson(current.body, body)) counts.unchanged++;
+      else {
+        updates.push({ action: 'update', kind: 'Contact', id, body });
+        counts.updated++;
+      }
+    } else if (others.has(id)) {
+      counts.ignored++;
+      notes.push({ level: 'ignored', message: `Contact ${id} exists and is managed by ${others.get(id)!.manager}: the directory never touches it` });
+    } else {
+      creates.push({ action: 'create', kind: 'Contact', id, body, manager });
+      counts.created++;
+    }
+  }
+  for (const id of existing.keys()) {
+    if (seen.has(id)) continue;
+    deletes.push({ action: 'delete', kind: 'Contact', id });
+    counts.deleted++;
+  }
+  return { changes: [...deletes, ...creates, ...updates], counts, notes, managed: existing.size };
+}
+
+/** Run the directory `id` (`company/domain/name`) once. Never throws for source problems: the record says what happened. */
+export async function runDirectory(rt: Runtime, id: string, options: DirectoryRunOptions = {}): Promise<RunRecord> {
+  const now = options.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const dir = rt.get('Directory', id);
+  if (!dir) throw new SyncError(`no Directory '${id}' in the runtime at ${rt.dataDir}: apply the configuration first`);
+  const zero: ImportCounts = { created: 0, updated: 0, disabled: 0, deleted: 0, ignored: 0, errors: 0, unchanged: 0 };
+  const finish = (r: Omit<RunRecord, 'kind' | 'id' | 'startedAt' | 'endedAt' | 'dryRun'>): RunRecord =>
+    recordRun(rt.dataDir, { kind: 'Directory', id, startedAt, dryRun: options.dryRun === true, endedAt: now().toISOString(), ...r, notes: r.notes.slice(0, 200) });
+  const failed = (message: string, sourceEntries = 0) => finish({ outcome: 'failed', message, sourceEntries, managed: 0, counts: zero, notes: [] });
+  const domain = String(dir.body.domain);
+  const name = String(dir.body.name);
+  if (dir.body.type === 'disabled') return failed(`Directory '${id}' is of type disabled: it is never synchronized; nothing was changed`);
+  if (!SUPPORTED.has(String(dir.body.serverType))) return failed(`Directory '${id}': serverType ${String(dir.body.serverType)} is not supported by this runtime (LDAP and CSV are); nothing was changed`);
+
+  // Read everything first: this directory and, when it merges, every merging directory of its domain.
+  const company = domain.split('/')[0]!;
+  const merge = dir.body.mergeContacts === true;
+  const group = merge
+    ? rt.state({ company }).resources.filter((r) => r.kind === 'Directory' && r.body.domain === domain && r.body.mergeContacts === true && r.body.type !== 'disabled' && SUPPORTED.has(String(r.body.serverType)))
+    : [dir];
+  const read: { d: LiveResource; contacts: ContactRecord[]; rows: number; skipped: number; duplicates: number }[] = [];
+  for (const d of group) {
+    try {
+      const rows = await readRows(rt, d, options);
+      const { contacts, skipped, duplicates } = contactsOf(d.body as Body, rows);
+      read.push({ d, contacts, rows: rows.length, skipped, duplicates });
+    } catch (e) {
+      const which = d.id === id ? 'reading the source' : `reading merged directory ${d.id}`;
+      return failed(`${which} failed: ${(e as Error).message}; nothing was changed`);
+    }
+  }
+  const own = read.find((r) => r.d.id === id)!;
+  const all = merge ? mergeContacts(read.map((r) => ({ merge: true, contacts: r.contacts }))) : own.contacts;
+  const key = `${domain}/${name}`;
+  const desired = all.filter((c) => c.directory === key);
+  const kept = new Set(desired.map((c) => c.identifier));
+  const mergedAway = own.contacts.filter((c) => !kept.has(c.identifier)).length;
+  const baseNotes: ImportNote[] = [];
+  if (own.skipped > 0) baseNotes.push({ level: 'ignored', message: `${own.skipped} source entries with no mapped field: skipped` });
+  if (own.duplicates > 0) baseNotes.push({ level: 'ignored', message: `${own.duplicates} source entries repeat an identifier: skipped` });
+  if (merge && mergedAway > 0) baseNotes.push({ level: 'warning', message: `${mergedAway} contacts merged into contacts of directories with a lower priority (they own them)` });
+
+  for (let attempt = 0; ; attempt++) {
+    const state = rt.state({ company });
+    const plan = planContacts(domain, name, desired, state.resources);
+    const counts = { ...plan.counts, ignored: plan.counts.ignored + own.skipped + own.duplicates };
+    const summary = { sourceEntries: own.rows, managed: plan.managed, counts, notes: [...baseNotes, ...plan.notes] };
+    const threshold = options.maxRemovePercent ?? 30;
+    if (own.rows === 0) {
+      return finish({ outcome: 'refused', message: `the source returned no entries: a filter typo or a directory outage must not empty the directory, so nothing was changed (${plan.managed} contacts kept). Check the connection, base DN, filter or file.`, ...summary, changes: plan.changes });
+    }
+    if (plan.managed > 0 && plan.counts.deleted > 0 && (100 * plan.counts.deleted) / plan.managed > threshold) {
+      const share = ((100 * plan.counts.deleted) / plan.managed).toFixed(1);
+      return finish({ outcome: 'refused', message: `the run would delete ${plan.counts.deleted} of the ${plan.managed} contacts the directory manages (${share}%), over the ${threshold}% threshold: nothing was changed. Check the source; if this is intended, re-run with a higher --max-remove-percent.`, ...summary, changes: plan.changes });
+    }
+    if (options.dryRun) return finish({ outcome: 'dry-run', ...summary, changes: plan.changes });
+    if (plan.changes.length === 0) return finish({ outcome: 'unchanged', ...summary, revision: state.revision });
+    const result = rt.apply({
+      baseRevision: state.revision,
+      changes: plan.changes,
+      origin: { via: 'sync', actor: directoryManager(name), summary: `directory ${id}: ${describe(counts)}` },
+    });
+    if (result.ok) return finish({ outcome: 'applied', ...summary, revision: result.revision, changes: plan.changes });
+    if (result.code === 'stale' && attempt === 0) continue;
+    const detail = result.problems.slice(0, 5).map((p) => p.message).join('; ');
+    return finish({ outcome: 'failed', message: `the runtime refused the change set (${result.code}): ${result.message}${detail ? ` — ${detail}` : ''}; nothing was changed`, ...summary, changes: plan.changes });
+  }
+}
