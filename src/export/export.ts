@@ -4,7 +4,7 @@
  * an `${env:NAME}` placeholder and the list of variables to set. Pure: state → files.
  */
 import { stringify } from 'yaml';
-import { KIND_NAMES, kindInfo, scopeKey, type KindName } from '../model/kinds.js';
+import { KIND_NAMES, kindInfo, RUNTIME_ONLY_KINDS, scopeKey, type KindName } from '../model/kinds.js';
 import { API_VERSION } from '../config/parse.js';
 import type { LiveResource } from '../runtime/types.js';
 
@@ -54,6 +54,7 @@ export function exportState(resources: readonly LiveResource[], options: ExportO
   const ordered = [...resources].sort((a, b) => KIND_NAMES.indexOf(a.kind) - KIND_NAMES.indexOf(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const r of ordered) {
     if (!options.includeSynced && (r.manager.startsWith('import:') || r.manager.startsWith('directory:'))) continue;
+    if (RUNTIME_ONLY_KINDS.has(r.kind)) continue; // contacts: YAML may not declare them (runtime-only-kind)
     const info = kindInfo(r.kind);
     const company = r.kind === 'Company' ? r.id : info.scope === 'server' ? undefined : r.id.split('/')[0];
     if (options.company !== undefined && company !== options.company) continue;

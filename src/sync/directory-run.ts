@@ -53,7 +53,7 @@ export function contactBody(domain: string, c: ContactRecord): Record<string, un
     directory: name,
     identifier: contactIdentifier(c.identifier),
     ...(c.priority !== Number.MAX_SAFE_INTEGER ? { priority: c.priority } : {}),
-    fields: { ...c.fields },
+    fields: Object.fromEntries(Object.entries(c.fields).filter(([, v]) => v !== '')),
     ...(c.hidden.length > 0 ? { hidden: [...c.hidden] } : {}),
     ...(c.invisible.length > 0 ? { invisible: [...c.invisible] } : {}),
     ...(c.address.length > 0 ? { address: [...c.address] } : {}),

@@ -12,6 +12,7 @@ import { validateFiles } from '../helpers.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { DirectorySyncEngine } from '../../src/runtime/engines/user-import.js';
 import type { LiveResource } from '../../src/runtime/types.js';
+import { exportState } from '../../src/export/export.js';
 import { runDirectory } from '../../src/sync/directory-run.js';
 import { lookupCaller } from '../../src/sync/lookup.js';
 import { liveDialPlan, runHistory } from '../../src/sync/run.js';
@@ -119,6 +120,10 @@ describe('directory run: a CSV file with every field option', () => {
     expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 1, deleted: 1 } });
     expect(contacts(rt)).toHaveLength(4);
     expect(runHistory(rt.dataDir, 'Directory', 'acme/paris/Suppliers').map((r) => r.outcome)).toEqual(['applied', 'applied', 'unchanged', 'applied']);
+    // export never writes contacts (YAML may not declare them), even with includeSynced.
+    const exported = exportState(rt.state().resources, { includeSynced: true });
+    expect([...exported.files.keys()].some((f) => f.endsWith('/Contact.yaml'))).toBe(false);
+    expect([...exported.files.keys()]).toContain('acme/paris/Directory.yaml');
   });
 
   it('safety: zero entries, over 30% removed, a missing file or a bad expression change nothing; --dry-run writes nothing', async () => {

@@ -1,7 +1,7 @@
 /**
  * `sync-schedules`: the synchronization schedule of every user import and directory.
  *
- * The LDAP/directory sync itself comes in a later issue; this engine already knows when each
+ * The runs themselves are the `user-import` and `directory-sync` engines'; this engine knows when each
  * one runs (its status lists each import and directory with its schedule and next run) and
  * what a change means for it: a new import or directory runs a first synchronization, and one
  * whose source, connection (including its filter and credentials), mapping or fields change
