@@ -25,7 +25,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { NodePath, PendingDiagnostic } from '../diagnostics.js';
-import { isKindName, kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
+import { isKindName, kindInfo, KIND_NAMES, RUNTIME_ONLY_KINDS, type KindName } from '../model/kinds.js';
 import { getPath, type Resource } from '../model/resource.js';
 import { schemaRegistry } from '../schema/registry.js';
 import { checkRules } from '../validate/rules.js';
@@ -123,6 +123,7 @@ class Refusal extends Error {
 }
 
 const MANAGER = /^(config|api|(import|directory):.+)$/;
+const NO_LIVE: ReadonlyMap<string, LiveResource> = new Map();
 const VIA = new Set<ChangeVia>(['plan', 'api', 'sync']);
 const SERVER_WIDE = new Set<KindName>(['Company', 'AdminAccount']);
 /** Kinds whose rules reach across companies (connector names are unique server-wide). */
@@ -595,7 +596,8 @@ export class Runtime implements RuntimeCore {
       const crossCompany = CROSS_COMPANY.has(kind);
       const written = changed.get(kind);
       const encrypted = this.#encrypted.get(kind)!;
-      for (const [id, e] of this.#byKind.get(kind)!) {
+      // No rule reads runtime-only kinds (contacts): their unchanged resources need no re-check.
+      for (const [id, e] of RUNTIME_ONLY_KINDS.has(kind) ? NO_LIVE : this.#byKind.get(kind)!) {
         if (written?.has(id)) continue;
         if (!crossCompany && !inCompanies(id)) continue;
         knownOfKind.set(id, true);
