@@ -9,8 +9,9 @@
  * the time runs from just before the write to the cycle's `applied` event. It splits into
  * waiting (the file event, write-finish detection and debounce: fixed, by design) and the
  * cycle's work: load (stat every file, read and parse only the changed one: the parse cache),
- * validate (schemas and rules over the whole desired state — not incremental), plan (live
- * state, canonical forms, diff of everything — not incremental) and apply (one change set).
+ * validate (schemas of the changed file's resources; the rules over the whole desired state —
+ * not incremental), plan (live state, canonical forms, diff of everything — not incremental)
+ * and apply (one change set).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,7 +134,8 @@ process.stdout.write(
         ms(r.startCycle.durationMs),
       ]),
     ])}\n` +
-    `load parses 1 file per edit (the parse cache holds the rest); validate and plan still run over the whole state.\n` +
+    `load parses 1 file per edit (the parse cache holds the rest); validate checks that file's resources against their schemas,\n` +
+    `but its rules and the plan still run over the whole state (not incremental).\n` +
     `first cycle = the watch's start: every file read and parsed, validators compiled in-process (tsx runs from src/).\n`,
 );
 if (rows.length > 1) {
