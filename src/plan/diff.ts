@@ -150,7 +150,9 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
   const warnings: PlanWarning[] = [];
   const inScope = (kind: KindName, id: string) => !targets || targets.length === 0 || matchesTarget(kind, id, targets);
 
-  for (const d of [...desired].sort(byKindThenId)) {
+  // Resources are visited in any order and only the (few) changes sorted: sorting the whole
+  // state on every plan cost more than diffing it.
+  for (const d of desired) {
     const key = `${d.kind}\u0000${d.id}`;
     desiredKeys.add(key);
     const l = liveById.get(key);
@@ -190,7 +192,7 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
       forward.push({ action: 'update', kind: d.kind, id: d.id, before, after, fields, ...(drift ? { drift } : {}) });
     }
   }
-  for (const l of [...live].sort((a, b) => byKindThenId(a.resource, b.resource))) {
+  for (const l of live) {
     const { kind, id, manager } = l.resource;
     if (desiredKeys.has(`${kind}\u0000${id}`)) continue;
     if (manager !== 'config') {
@@ -199,6 +201,8 @@ export function diff(desired: readonly DesiredResource[], live: readonly Canonic
     }
     if (inScope(kind, id)) deletes.push({ action: 'delete', kind, id, before: canonical(kind, l.body) });
   }
-  deletes.reverse(); // dependents before what they depend on
+  forward.sort(byKindThenId);
+  deletes.sort(byKindThenId).reverse(); // dependents before what they depend on
+  unmanaged.sort(byKindThenId);
   return { changes: [...forward, ...deletes], unmanaged, warnings };
 }

@@ -67,10 +67,21 @@ export async function plannedDesired(state: DesiredState, client: RuntimeClient,
   });
 }
 
-/** Canonical form of a planned or live body (secret objects kept as they are). */
+/**
+ * Canonical form of a planned or live body (secret objects kept as they are), cached per
+ * body object: `watch` hands the same parsed bodies back for files that did not change, so
+ * only changed resources are canonicalized again. Bodies are never mutated once parsed.
+ */
 export function canonicalBody(kind: KindName, body: Body): Body {
-  return canonicalize(kind, body, (value) => (isObject(value) && typeof value.$secret === 'string' ? value : { $secret: '(unknown)' }));
+  const cached = canonicalCache.get(body);
+  if (cached) return cached;
+  const c = canonicalize(kind, body, (value) => (isObject(value) && typeof value.$secret === 'string' ? value : { $secret: '(unknown)' }));
+  canonicalCache.set(body, c);
+  return c;
 }
+
+const canonicalCache = new WeakMap<Body, Body>();
+
 
 /** The runtime changes a diff stands for (secrets as planned; used for impact only). */
 function runtimeChanges(changes: readonly DiffChange[]): { changes: Change[]; owner: number[] } {
@@ -194,13 +205,27 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
 // (A user's own fields never change who is authorized: grants name users by id.)
 const LICENCE_KINDS = new Set<KindName>(['Authorization', 'Group', 'License']);
 
-/** SHA-256 of the canonical desired state (secrets as fingerprints): what the plan was made from. */
+/**
+ * SHA-256 of the canonical desired state (secrets as fingerprints): what the plan was made
+ * from. Order-independent — the sum modulo 2^256 of each resource's SHA-256 (kind, id and
+ * canonical JSON), then hashed once more — so no sort of the whole state is needed, and each
+ * resource's hash is cached with its canonical body (unchanged files cost nothing in `watch`).
+ */
 export function desiredDigest(desired: readonly DesiredResource[]): string {
-  const h = createHash('sha256');
-  // Canonical bodies have sorted keys: JSON.stringify is stable for them.
-  const keyed = desired.map((d) => [`${d.kind}\u0000${d.id}`, d] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  for (const [key, d] of keyed) h.update(`${key}\u0000${JSON.stringify(d.body)}\n`);
-  return `sha256:${h.digest('hex')}`;
+  let sum = 0n;
+  for (const d of desired) sum += resourceHash(d);
+  sum &= (1n << 256n) - 1n;
+  return `sha256:${createHash('sha256').update(sum.toString(16).padStart(64, '0')).update(String(desired.length)).digest('hex')}`;
+}
+
+const hashCache = new WeakMap<Body, bigint>();
+function resourceHash(d: DesiredResource): bigint {
+  let h = hashCache.get(d.body);
+  if (h === undefined) {
+    h = BigInt(`0x${createHash('sha256').update(`${d.kind}\u0000${d.id}\u0000${JSON.stringify(d.body)}`).digest('hex')}`);
+    hashCache.set(d.body, h);
+  }
+  return h;
 }
 
 /** A digest of what a plan would do (changes and base revision), recorded in the audit log at apply. */
@@ -225,9 +250,11 @@ export async function makePlan(state: DesiredState, client: RuntimeClient, optio
     if (facts) facts.push(...imp.facts);
     else factsOf.set(i, [...imp.facts]);
   }
-  const before = live.map((l) => ({ kind: l.resource.kind, id: l.resource.id, body: l.body }));
-  const after = stateAfter(live, result.changes);
-  const behaviour = dialPlanChanges(before, after, result.changes);
+  // The before/after states are only needed by the dial-plan and licence analyses.
+  const needsStates = result.changes.some((c) => c.kind === 'DialPlan' || c.kind === 'Domain' || LICENCE_KINDS.has(c.kind));
+  const before = needsStates ? live.map((l) => ({ kind: l.resource.kind, id: l.resource.id, body: l.body })) : [];
+  const after = needsStates ? stateAfter(live, result.changes) : [];
+  const behaviour = needsStates ? dialPlanChanges(before, after, result.changes) : new Map<number, BehaviourChange[]>();
   // Licence use only moves when authorizations, groups, users or licences change.
   const licences = result.changes.some((c) => LICENCE_KINDS.has(c.kind)) ? licenceImpact(before, after) : { licences: [], access: [] };
   const changes: PlannedChange[] = result.changes.map((c, i) => {

@@ -88,7 +88,7 @@ describe('differ', () => {
   it('lists unmanaged live resources and warns when config declares one of them', () => {
     const r = diff([desired('User', 'acme/paris/jdoe', user())], [live('User', 'acme/paris/jdoe', user(), 'import:ad'), live('Group', 'acme/paris/g', { domain: 'acme/paris', name: 'g' }, 'api')]);
     expect(r.changes).toEqual([]);
-    expect(r.unmanaged.map((u) => `${u.kind} ${u.id} ${u.manager}${u.declared ? ' declared' : ''}`)).toEqual(['User acme/paris/jdoe import:ad declared', 'Group acme/paris/g api']);
+    expect(r.unmanaged.map((u) => `${u.kind} ${u.id} ${u.manager}${u.declared ? ' declared' : ''}`)).toEqual(['Group acme/paris/g api', 'User acme/paris/jdoe import:ad declared']);
     expect(r.warnings.map((w) => w.code)).toEqual(['declared-but-unmanaged']);
   });
 
