@@ -387,6 +387,44 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     });
   });
 
+  // --- sync runs and caller lookup (docs/sync.md) ---------------------------------------
+
+  // Run a user import or directory synchronization now (manual §7.2, §8): the same run as
+  // `switchboard sync run`, one change set or nothing. Body: {"dryRun": true} to only list.
+  app.post('/v1/sync/:kind/*', async (req) => {
+    const kind = kindParam(req);
+    if (kind !== 'UserImport' && kind !== 'Directory') throw new HttpError(404, 'not-found', `only UserImport and Directory resources can be run, not ${kind}`);
+    const id = idParam(req);
+    requireCompany(runtime, principalOfRequest(req), runtime.companyOf(kind, id), 'run the synchronizations of');
+    if (!runtime.get(kind, id)) throw new HttpError(404, 'not-found', `no ${kind} '${id}'`);
+    const body = (req.body ?? {}) as { dryRun?: unknown };
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')) {
+      throw new HttpError(400, 'bad-request', 'the body must be {} or {"dryRun": true|false}');
+    }
+    const { Runtime } = await import('../runtime/runtime.js');
+    if (!(runtime instanceof Runtime)) throw new HttpError(404, 'not-found', 'this runtime runs no synchronization');
+    const dryRun = body.dryRun === true;
+    if (kind === 'UserImport') return (await import('../sync/run.js')).runUserImport(runtime, id, { dryRun });
+    return (await import('../sync/directory-run.js')).runDirectory(runtime, id, { dryRun });
+  });
+
+  // Who is calling: the user or contact a caller number belongs to, through the domain's
+  // incoming dial plan and inverse length (as `switchboard lookup`).
+  app.get('/v1/lookup', async (req) => {
+    const domain = queryString(req, 'domain');
+    const number = queryString(req, 'number');
+    if (!domain || !number) throw new HttpError(400, 'bad-request', 'give ?domain=COMPANY/DOMAIN&number=NUMBER');
+    const company = domain.split('/')[0]!;
+    requireCompany(runtime, principalOfRequest(req), company, 'look up callers of');
+    const state = runtime.state({ company });
+    if (!state.resources.some((r) => r.kind === 'Domain' && r.id === domain)) throw new HttpError(404, 'not-found', `no domain '${domain}'`);
+    const { liveDialPlan } = await import('../sync/run.js');
+    const { lookupCaller } = await import('../sync/lookup.js');
+    const compiled = liveDialPlan(state.resources, domain);
+    if (!compiled) throw new HttpError(422, 'invalid', `the dial plan of ${domain} does not compile`);
+    return lookupCaller(compiled, state.resources, domain, number);
+  });
+
   app.get('/v1/status', async (req) => {
     const { view } = viewOf(req, 'read the status of');
     return runtime.status(view);
