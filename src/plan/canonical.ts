@@ -149,23 +149,3 @@ export function immutableChanges(kind: KindName, before: Body, after: Body): str
     .filter(([k, p]) => p?.['x-immutable'] === true && stableJson(before[k]) !== stableJson(after[k]))
     .map(([k]) => k);
 }
-
-/** Whether the field at a dotted path of a kind is secret (for rendering field diffs). */
-export function isSecretPath(kind: KindName, body: Body, path: string): boolean {
-  let schema: Schema | undefined = kindSchema(kind);
-  let value: unknown = body;
-  for (const part of path.split(/\.|(?=\[)/)) {
-    if (!schema) return false;
-    const index = /^\[(\d+)\]$/.exec(part);
-    if (index) {
-      schema = schema.items as Schema | undefined;
-      value = Array.isArray(value) ? value[Number(index[1])] : undefined;
-    } else {
-      if (isObject(value)) schema = objectSchema(schema, value);
-      schema = (schema.properties as Record<string, Schema> | undefined)?.[part];
-      value = isObject(value) ? value[part] : undefined;
-    }
-    if (schema?.['x-secret'] === true) return true;
-  }
-  return false;
-}

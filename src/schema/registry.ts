@@ -5,7 +5,7 @@
  *
  * The schemas are the single source of truth for fields; nothing here restates them.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction, AnySchemaObject } from 'ajv';
 import type addFormatsModule from 'ajv-formats';
 import { KIND_NAMES, type KindName } from '../model/kinds.js';
-import type { NodePath } from '../diagnostics.js';
+import { fieldPath, type NodePath } from '../diagnostics.js';
 import { didYouMean } from '../util/suggest.js';
 
 // ajv itself (the compiler) is loaded only when schemas must be compiled: the CLI normally
@@ -54,13 +54,6 @@ export function schemaRegistry(): SchemaRegistry {
   return shared;
 }
 
-export function readSchemas(dir: string): Map<string, AnySchemaObject> {
-  const out = new Map<string, AnySchemaObject>();
-  for (const f of readdirSync(dir).sort()) {
-    if (f.endsWith('.schema.json')) out.set(f, JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AnySchemaObject);
-  }
-  return out;
-}
 
 /** The ajv instance every schema is compiled with (also for the precompiled validators). */
 export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
@@ -256,10 +249,7 @@ export function pointerToPath(pointer: string): NodePath {
 }
 
 function fieldName(kind: string, path: NodePath): string {
-  if (path.length === 0) return kind;
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
-  return s;
+  return path.length === 0 ? kind : fieldPath(path);
 }
 
 const show = (v: unknown) => (typeof v === 'string' ? `'${v.length > 60 ? `${v.slice(0, 57)}...` : v}'` : JSON.stringify(v));
