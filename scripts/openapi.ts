@@ -255,6 +255,31 @@ export function openapiDocument(): Schema {
           responses: { 200: response('The revision and the engines the administrator may see.', ref('RuntimeStatus')), ...errors },
         },
       },
+      '/v1/sync/{kind}/{id}': {
+        post: {
+          summary: 'Run a user import or directory synchronization now',
+          description: 'The same run as `switchboard sync run`: the whole source is read first, then one change set is committed or nothing (zero entries, over 30% removed, any LDAP or file error). `{"dryRun": true}` only lists the changes. See docs/sync.md.',
+          security,
+          parameters: [
+            { name: 'kind', in: 'path', required: true, schema: { enum: ['UserImport', 'Directory'] } },
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'URL-encoded id, e.g. `acme%2Fparis%2Fad`.' },
+          ],
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { dryRun: { type: 'boolean' } }, additionalProperties: false } } } },
+          responses: { 200: response('The run record: start, end, outcome, counts (created, updated, disabled, deleted, ignored, errors, unchanged).', { type: 'object' }), ...errors },
+        },
+      },
+      '/v1/lookup': {
+        get: {
+          summary: 'Who is calling: the user or contact a caller number belongs to',
+          description: "The number goes through the domain's incoming dial plan and inverse length; matches users and stored contacts by directory priority; a red-listed number identifies the caller but is never shown.",
+          security,
+          parameters: [
+            { name: 'domain', in: 'query', required: true, schema: { type: 'string' }, description: 'company/domain' },
+            { name: 'number', in: 'query', required: true, schema: { type: 'string' } },
+          ],
+          responses: { 200: response('The lookup key and the matches.', { type: 'object' }), ...errors },
+        },
+      },
       '/v1/events': {
         get: {
           summary: 'Server-sent events of committed change sets',
