@@ -4,25 +4,19 @@
  * means nothing (`x-unordered`) sorted, lists ordered by a key (`x-sort-key`) sorted by it,
  * ordered lists (devices, overrides) kept in order, and secrets reduced to fingerprints.
  *
- * Pure: the schemas are read once; secret values are mapped by a function the caller gives.
+ * Pure: the schemas come from the schema registry (which owns reading them); secret values
+ * are mapped by a function the caller gives.
  */
 import type { AnySchemaObject } from 'ajv';
-import { kindSchemas, SCHEMA_DIR } from '../schema/registry.js';
-import { inlineRefs } from '../schema/inline.js';
-import { KIND_NAMES, type KindName } from '../model/kinds.js';
+import { schemaRegistry } from '../schema/registry.js';
+import type { KindName } from '../model/kinds.js';
 import type { Body } from './types.js';
 
 type Schema = AnySchemaObject;
 
-let inlined: Map<KindName, Schema> | undefined;
-
-/** The kind's schema with every $ref inlined (computed once per process). */
+/** The kind's schema with every $ref inlined (computed once per process, by the registry). */
 export function kindSchema(kind: KindName): Schema {
-  if (!inlined) {
-    const schemas = kindSchemas(SCHEMA_DIR);
-    inlined = new Map(KIND_NAMES.map((k) => [k, inlineRefs(schemas.get(`${k}.schema.json`)!, schemas)]));
-  }
-  return inlined.get(kind)!;
+  return schemaRegistry().inlined(kind);
 }
 
 /** Maps a secret field's value (a string, or a `{ $secret }` object) to its canonical form. */

@@ -17,7 +17,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } fr
 import path from 'node:path';
 import type { NodePath } from '../diagnostics.js';
 import type { KindName } from '../model/kinds.js';
-import { allSecretPatterns, kindSchemas, SCHEMA_DIR, valuesAt, type SecretPattern } from '../schema/registry.js';
+import { schemaRegistry, valuesAt, type SecretPattern } from '../schema/registry.js';
 import { isSecretFingerprint, type SecretFingerprint } from './types.js';
 
 export const KEY_FILE = 'secret.key';
@@ -115,12 +115,9 @@ export class SecretBox {
 // fingerprint object. Bodies come in three forms: live (secrets as `{ $secret }`), audit
 // (`"(sensitive)"`) and clear (values: only in memory, only to re-check invariants).
 
-let patterns: Record<KindName, SecretPattern[]> | undefined;
-
-/** The secret patterns of a kind (from the shipped schemas, computed once per process). */
+/** The secret patterns of a kind (the schema registry's, precompiled at build). */
 export function secretPatternsOf(kind: KindName): readonly SecretPattern[] {
-  patterns ??= allSecretPatterns(kindSchemas(SCHEMA_DIR));
-  return patterns[kind] ?? [];
+  return schemaRegistry().secretPatterns(kind);
 }
 
 export interface SecretSlot {

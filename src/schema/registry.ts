@@ -16,6 +16,7 @@ import type addFormatsModule from 'ajv-formats';
 import { KIND_NAMES, type KindName } from '../model/kinds.js';
 import { fieldPath, type NodePath } from '../diagnostics.js';
 import { didYouMean } from '../util/suggest.js';
+import { inlineRefs } from './inline.js';
 
 // ajv itself (the compiler) is loaded only when schemas must be compiled: the CLI normally
 // runs the precompiled validators, and loading the compiler costs more than validating.
@@ -44,6 +45,10 @@ export interface SchemaResult {
 export interface SchemaRegistry {
   validate(kind: KindName, body: unknown): SchemaResult;
   schema(kind: KindName): AnySchemaObject;
+  /** The kind's schema with every $ref inlined (for walkers such as the differ's canonical form). */
+  inlined(kind: KindName): AnySchemaObject;
+  /** Paths of the kind's secret fields. */
+  secretPatterns(kind: KindName): readonly SecretPattern[];
 }
 
 let shared: SchemaRegistry | undefined;
@@ -155,8 +160,15 @@ export function createSchemaRegistry(dir: string): SchemaRegistry {
     if (!v) validators.set(kind, (v = validator(kind)));
     return v;
   };
+  const inlinedSchemas = new Map<KindName, AnySchemaObject>();
   return {
     schema: (kind) => schemas().get(`${kind}.schema.json`)!,
+    inlined(kind) {
+      let s = inlinedSchemas.get(kind);
+      if (!s) inlinedSchemas.set(kind, (s = inlineRefs(schemas().get(`${kind}.schema.json`)!, schemas())));
+      return s;
+    },
+    secretPatterns: (kind) => patterns[kind],
     validate(kind, body) {
       const v = get(kind);
       const ok = v(body) as boolean;
