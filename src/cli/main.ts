@@ -192,13 +192,35 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir), baseDir: io.cwd }, io);
     });
 
-  program
+  const status = program
     .command('status')
-    .description("the runtime's revision, its engines, and each user import's schedule and last run (start, end, counts)")
+    .description("the runtime's revision, its engines, and each user import's schedule and last run (start, end, counts); `status links`, `status extensions` for the PBX links")
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { dataDir: string; format: 'text' | 'json' }) => {
       exitCode = await (await import('./sync.js')).statusCommand({ ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
+    });
+  status
+    .command('links')
+    .description('each PBX link: host, port, site, connected, current (supervised extensions), total (capacity), state (manual §10.4)')
+    .option('--runtime <url>', 'the switchboard serve running the links (default: SWITCHBOARD_RUNTIME, else the embedded runtime: links as configured)')
+    .option('--data-dir <dir>', 'the embedded runtime data directory', '.switchboard')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { runtime?: string; dataDir: string; format: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./links.js')).linksCommand(opts, io));
+    });
+  status
+    .command('extensions')
+    .description('supervision of the configured extensions, in number order: link, type, supervised or why not, call state, last event (manual §10.5)')
+    .option('--from <number>', 'first extension of the range')
+    .option('--to <number>', 'last extension of the range')
+    .option('--link <id>', 'only the extensions of this link (company/domain/name)')
+    .option('--limit <n>', 'at most this many extensions')
+    .option('--runtime <url>', 'the switchboard serve running the links (default: SWITCHBOARD_RUNTIME, else the embedded runtime: extensions as configured)')
+    .option('--data-dir <dir>', 'the embedded runtime data directory', '.switchboard')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { from?: string; to?: string; link?: string; limit?: string; runtime?: string; dataDir: string; format: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./links.js')).extensionsCommand(opts, io));
     });
   program
     .command('lookup')

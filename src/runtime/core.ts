@@ -4,7 +4,7 @@
  * asynchronously beside it.
  */
 import type { KindName } from '../model/kinds.js';
-import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveResource, LiveState, RuntimeStatus } from './types.js';
+import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveResource, LiveState, RuntimeStatus, LinkStatus, ExtensionQuery, ExtensionStatus } from './types.js';
 
 /** Who is calling: a super user (all companies) or an admin of some companies. */
 export interface Principal {
@@ -36,6 +36,8 @@ export interface RuntimeCore {
   impact(changes: readonly Change[]): ChangeImpact[];
   audit(query?: { readonly limit?: number; readonly via?: ChangeVia; readonly sinceRevision?: number; readonly principal?: Principal }): AuditEntry[];
   status(principal?: Principal): RuntimeStatus;
+  links(principal?: Principal): LinkStatus[];
+  extensions(query?: ExtensionQuery, principal?: Principal): ExtensionStatus[];
   /** Committed change sets, including those committed by another process on the same store. */
   subscribe(listener: (event: CommittedEvent) => void): () => void;
   /** The company a resource belongs to (undefined for server-wide kinds: Company → itself, AdminAccount → none). */

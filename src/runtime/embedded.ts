@@ -32,6 +32,8 @@ export async function openEmbedded(dir: string = DEFAULT_DATA_DIR, options: { re
     impact: async (changes) => runtime.impact(changes),
     audit: async (query) => runtime.audit(query ?? {}),
     status: async () => runtime.status(),
+    links: async () => runtime.links(),
+    extensions: async (query) => runtime.extensions(query ?? {}),
     close: () => runtime.close(),
   };
 }
@@ -114,4 +116,10 @@ function readPid(file: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The PID of the live `switchboard serve` holding `dataDir`'s lock, if any. */
+export function serveHolder(dataDir: string): number | undefined {
+  const pid = readPid(path.join(path.resolve(dataDir), SERVE_LOCK));
+  return pid !== undefined && alive(pid) ? pid : undefined;
 }

@@ -25,6 +25,8 @@ export interface EngineContext {
   readonly log: RuntimeLog;
   /** Keyed fingerprint of a candidate secret value (to compare with the live `{ $secret }`). */
   fingerprint(value: string): string;
+  /** The clear value of a secret field of a live resource (to send it to a PBX or directory); never log it. */
+  secret(kind: KindName, id: string, field: readonly (string | number)[]): string | undefined;
   now(): Date;
 }
 
@@ -65,6 +67,7 @@ export interface EngineHostOptions {
 interface HostDeps extends EngineHostOptions {
   readonly log: RuntimeLog;
   fingerprint(values: readonly string[]): string[];
+  secret(kind: KindName, id: string, field: readonly (string | number)[]): string | undefined;
   live(kinds: readonly KindName[]): LiveResource[];
   state(): LiveState;
 }
@@ -102,7 +105,7 @@ export class EngineHost {
       return {
         engine,
         kinds: new Set(engine.kinds),
-        ctx: { log, fingerprint: (v: string) => deps.fingerprint([v])[0]!, now },
+        ctx: { log, fingerprint: (v: string) => deps.fingerprint([v])[0]!, secret: (kind, id, field) => deps.secret(kind, id, field), now },
         state: 'stopped' as const,
         message: 'not started in this process',
         restarts: 0,
@@ -186,6 +189,12 @@ export class EngineHost {
         }
       });
     }
+  }
+
+  /** The engine named `name` when it is running in this process. */
+  running(name: string): Engine | undefined {
+    const slot = this.#slots.find((s) => s.engine.name === name);
+    return slot && slot.state === 'running' ? slot.engine : undefined;
   }
 
   /** Resolves when every delivery queued so far has been handled (tests, graceful stop). */

@@ -9,7 +9,7 @@
  * {@link RuntimeHttpError} whose message names the runtime's URL and says what to do.
  * The token is sent only in the Authorization header and never appears in a message.
  */
-import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveState, RuntimeClient, RuntimeStatus } from './types.js';
+import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveState, RuntimeClient, RuntimeStatus, LinkStatus, ExtensionQuery, ExtensionStatus } from './types.js';
 
 export interface HttpClientOptions {
   /** Timeout of each request, ms (default 60 s; change sets: {@link applyTimeoutMs}). */
@@ -91,6 +91,14 @@ class HttpRuntimeClient implements RuntimeClient {
 
   status(): Promise<RuntimeStatus> {
     return this.call<RuntimeStatus>('GET', '/v1/status');
+  }
+
+  links(): Promise<LinkStatus[]> {
+    return this.call<LinkStatus[]>('GET', '/v1/links');
+  }
+
+  extensions(query: ExtensionQuery = {}): Promise<ExtensionStatus[]> {
+    return this.call<ExtensionStatus[]>('GET', '/v1/extensions', { query: { from: query.from, to: query.to, link: query.link, company: query.company, limit: query.limit } });
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,7 @@ import { checkRules } from '../validate/rules.js';
 import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
 import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues, type SecretSlot } from './crypto.js';
 import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
+import { PbxLinksEngine, type ExtensionQuery, type ExtensionStatus, type LinkStatus } from './engines/pbx-links.js';
 import { AuditEncoder, COMPRESS_ABOVE, DB_FILE, encodeAudit, jsonOf, Store, type AuditInput, type EncodedAudit, type ResourceRow } from './store.js';
 import {
   isSecretFingerprint,
@@ -193,6 +194,7 @@ export class Runtime implements RuntimeCore {
     this.#host = new EngineHost(options.engines ?? builtinEngines(() => this), {
       log: this.#log,
       fingerprint: (v) => this.fingerprint(v),
+      secret: (kind, id, field) => this.secret(kind, id, field),
       live: (kinds) => this.#liveOf(kinds),
       state: () => this.state(),
       ...options.engineHost,
@@ -245,6 +247,16 @@ export class Runtime implements RuntimeCore {
     return values.map((v) => this.#box.fingerprint(v));
   }
 
+  /**
+   * The clear value of one secret field of a live resource (e.g. a link's password), for the
+   * engines and sync runs that must send it to a PBX or directory. Never returned by any API.
+   */
+  secret(kind: KindName, id: string, field: readonly (string | number)[]): string | undefined {
+    this.#refresh();
+    const hit = this.#encrypted.get(kind)?.get(id)?.find(([p]) => p.length === field.length && p.every((x, i) => x === field[i]));
+    return hit ? this.#box.decrypt(hit[1], `${kind}\0${id}`) : undefined;
+  }
+
   companyOf(kind: KindName, id: string): string | undefined {
     return companyOf(kind, id);
   }
@@ -295,6 +307,23 @@ export class Runtime implements RuntimeCore {
 
   status(principal?: Principal): RuntimeStatus {
     return { revision: this.revision(), engines: this.#host.status(principal ? (c) => canAccessCompany(principal, c) : undefined) };
+  }
+
+  /** Each PBX link's status (§10.4), as the running `pbx-links` engine sees it, else as configured. */
+  links(principal?: Principal): LinkStatus[] {
+    return this.#links().links(principal ? (c) => canAccessCompany(principal, c) : undefined);
+  }
+
+  /** The status of the configured extensions in a number range (§10.5). */
+  extensions(query: ExtensionQuery = {}, principal?: Principal): ExtensionStatus[] {
+    return this.#links().extensions(query, principal ? (c) => canAccessCompany(principal, c) : undefined);
+  }
+
+  #links(): PbxLinksEngine {
+    const running = this.#host.running('pbx-links');
+    if (running instanceof PbxLinksEngine) return running;
+    this.#refresh();
+    return PbxLinksEngine.offline(this.#liveOf(['PbxLink', 'User', 'IntercomGroup', 'CallQueue', 'BotGroup']));
   }
 
   impact(changes: readonly Change[]): ChangeImpact[] {

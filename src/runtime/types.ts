@@ -10,6 +10,9 @@
  * unchanged one (docs/runtime.md, "Secrets").
  */
 import type { KindName } from '../model/kinds.js';
+import type { ExtensionQuery, ExtensionStatus, LinkStatus } from './engines/pbx-links.js';
+
+export type { ExtensionQuery, ExtensionStatus, LinkStatus };
 
 /**
  * Who manages a live resource. `config`: applied from YAML (plan/apply, watch); `api`: created
@@ -158,5 +161,9 @@ export interface RuntimeClient {
   impact(changes: readonly Change[]): Promise<ChangeImpact[]>;
   audit(query?: { readonly limit?: number; readonly via?: ChangeVia; readonly sinceRevision?: number }): Promise<AuditEntry[]>;
   status(): Promise<RuntimeStatus>;
+  /** Each PBX link's connection status (manual §10.4). */
+  links(): Promise<LinkStatus[]>;
+  /** The configured extensions' status (manual §10.5), in number order, optionally a range. */
+  extensions(query?: ExtensionQuery): Promise<ExtensionStatus[]>;
   close(): Promise<void>;
 }

@@ -430,6 +430,21 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return runtime.status(view);
   });
 
+  // PBX links (manual §10.4) and supervised extensions (§10.5), as the running engine sees them.
+  app.get('/v1/links', async (req) => {
+    const { view } = viewOf(req, 'read the links of');
+    return runtime.links(view);
+  });
+
+  app.get('/v1/extensions', async (req) => {
+    const { view } = viewOf(req, 'read the extensions of');
+    const limitText = queryString(req, 'limit');
+    const limit = limitText === undefined ? undefined : Number(limitText);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new HttpError(400, 'bad-request', `limit must be a positive integer, not '${limitText}'`);
+    const [from, to, link] = [queryString(req, 'from'), queryString(req, 'to'), queryString(req, 'link')];
+    return runtime.extensions({ ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), ...(link !== undefined ? { link } : {}), ...(limit !== undefined ? { limit } : {}) }, view);
+  });
+
   // --- events ---------------------------------------------------------------------------
 
   app.get('/v1/events', async (req, reply) => {

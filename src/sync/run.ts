@@ -22,7 +22,6 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileDialPlan, isCompiled, resolveDialPlan, type CompiledDialPlan, type DialPlanInput } from '../dialplan/index.js';
 import type { KindName } from '../model/kinds.js';
-import { loadOrCreateKey, SecretBox } from '../runtime/crypto.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Change, LiveResource } from '../runtime/types.js';
 import { domainDialDefaults } from '../validate/dialplan-rules.js';
@@ -94,12 +93,7 @@ export function runHistory(dataDir: string, kind: KindName, id: string): RunReco
 
 /** The clear value of a secret field of a live resource (decrypted with the runtime's key). */
 export function revealSecret(rt: Runtime, kind: KindName, id: string, field: readonly (string | number)[]): string | undefined {
-  const row = rt.store.resource(kind, id);
-  const secrets = row?.[4];
-  if (!secrets) return undefined;
-  const list = JSON.parse(secrets) as [readonly (string | number)[], string][];
-  const hit = list.find(([p]) => p.length === field.length && p.every((x, i) => x === field[i]));
-  return hit ? new SecretBox(loadOrCreateKey(rt.dataDir)).decrypt(hit[1], `${kind}\0${id}`) : undefined;
+  return rt.secret(kind, id, field);
 }
 
 /** The compiled dial plan of a domain from the live state (its DialPlan, else its basics with no rules). */

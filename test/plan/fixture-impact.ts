@@ -8,6 +8,7 @@ export function fixtureImpact(changes: readonly Change[], live: LiveState): Chan
   const ctx: EngineContext = {
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } as unknown as EngineContext['log'],
     fingerprint: fixtureFingerprint,
+    secret: () => undefined,
     now: () => new Date('2026-06-01T12:00:00.000Z'),
   };
   const byKey = new Map(live.resources.map((r) => [`${r.kind}/${r.id}`, r]));

@@ -46,6 +46,8 @@ export function fixtureRuntime(live: LiveState, options: FixtureOptions = {}): R
     impact: async (changes) => options.impact?.(changes, live) ?? [],
     audit: async () => [],
     status: async () => ({ revision: live.revision, engines: [] }),
+    links: async () => [],
+    extensions: async () => [],
     close: async () => {},
   };
 }

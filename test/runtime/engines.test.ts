@@ -126,8 +126,9 @@ describe('engine host', () => {
     opened.push(rt);
     const links = engineState(rt, 'pbx-links');
     expect(links.state).toBe('running');
-    expect(links.details).toEqual({
-      links: [{ id: 'acme/paris/pbx', company: 'acme', domain: 'acme/paris', name: 'pbx', protocol: 'csta', host: '192.0.2.10', port: 3211, connected: false, current: 5, total: 100 }],
+    // The CSTA link is being connected (192.0.2.10 is TEST-NET: nothing answers) for its 5 extensions.
+    expect(links.details).toMatchObject({
+      links: [{ id: 'acme/paris/pbx', company: 'acme', domain: 'acme/paris', name: 'pbx', protocol: 'csta', host: '192.0.2.10', port: 3211, connected: false, current: 0, wanted: 5, total: 100, state: 'connecting' }],
       unsupervised: [],
     });
   });
@@ -225,7 +226,7 @@ describe('impact', () => {
   it('sync-schedules reports each import and directory with its schedule and next run', async () => {
     const engine = new SyncSchedulesEngine();
     const now = new Date('2026-03-01T10:00:00Z');
-    const ctx: EngineContext = { log: { debug() {}, info() {}, warn() {}, error() {} }, fingerprint: (v) => v, now: () => now };
+    const ctx: EngineContext = { log: { debug() {}, info() {}, warn() {}, error() {} }, fingerprint: (v) => v, secret: () => undefined, now: () => now };
     const mk = (kind: 'UserImport' | 'Directory', id: string, body: Record<string, unknown>): LiveResource => ({ kind, id, body, manager: 'config', revision: 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });
     await engine.start(ctx, [
       mk('UserImport', 'acme/paris/ad', { schedule: { mode: 'interval', every: '15m' } }),
@@ -246,7 +247,7 @@ describe('impact', () => {
   it('pbx-links assigns devices without a link to the first link of their protocol', async () => {
     const engine = new PbxLinksEngine();
     const mk = (kind: KindName, id: string, body: Record<string, unknown>): LiveResource => ({ kind, id, body, manager: 'config', revision: 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });
-    await engine.start({ log: { debug() {}, info() {}, warn() {}, error() {} }, fingerprint: (v) => v, now: () => new Date() }, [
+    await engine.start({ log: { debug() {}, info() {}, warn() {}, error() {} }, fingerprint: (v) => v, secret: () => undefined, now: () => new Date() }, [
       mk('PbxLink', 'a/d/vti', { domain: 'a/d', name: 'vti', protocol: 'vtixml', ip: '10.0.0.1', siteCluster: '5.2', capacity: 500 }),
       mk('PbxLink', 'a/d/sip', { domain: 'a/d', name: 'sip', protocol: 'sip', ip: '10.0.0.2' }),
       mk('User', 'a/d/u', { domain: 'a/d', username: 'u', devices: [{ number: '100', protocol: 'VTI-XML' }, { number: '101', protocol: 'CSTA' }] }),
@@ -254,7 +255,8 @@ describe('impact', () => {
       mk('BotGroup', 'a/d/b', { domain: 'a/d', name: 'b', firstNumber: '790', count: 3 }),
     ]);
     const d = engine.status().details!;
-    expect((d.links as { id: string; current: number; port: number | undefined; siteCluster?: string }[]).map((l) => [l.id, l.current, l.port, l.siteCluster])).toEqual([
+    await engine.stop();
+    expect((d.links as { id: string; wanted: number; port: number | undefined; siteCluster?: string }[]).map((l) => [l.id, l.wanted, l.port, l.siteCluster])).toEqual([
       ['a/d/vti', 2, 3199, '5.2'],
       ['a/d/sip', 3, 5060, undefined],
     ]);

@@ -65,6 +65,8 @@ function flaky(client: RuntimeClient) {
     impact: async (c) => (fail(), client.impact(c)),
     audit: async (q) => (fail(), client.audit(q)),
     status: async () => (fail(), client.status()),
+    links: async () => (fail(), client.links()),
+    extensions: async (q) => (fail(), client.extensions(q)),
     apply: async (cs) => {
       fail();
       state.applyCalls++;

@@ -1,23 +1,26 @@
 /**
- * `pbx-links`: the PBX links of every domain and the extensions each one supervises.
+ * `pbx-links`: the PBX links of every domain, the extensions each one supervises, and the
+ * protocol driver that supervises them (link-drivers.ts: CSTA over TCP; VTI-XML and SIP only
+ * probed, as no driver exists for them).
  *
  * An extension is supervised by the link its device names (`link`, a link of the device's
  * domain), otherwise by the first link of the domain (in name order) whose protocol matches
  * the device's (VTI-XML ↔ vtixml, CSTA ↔ csta, SIP ↔ sip). Devices come from users,
  * intercom groups (runs of `count` numbers), call queues and bot groups (SIP runs).
  *
- * No protocol driver exists yet (the CSTA issue adds the TCP driver), so every link reports
- * `connected: false`; what this engine already knows is which extensions each link carries,
- * hence its status (host, port, current = supervised extensions, total = capacity) and the
- * impact of a change: a link whose connection changes must reconnect (restart, with the
- * extensions that lose supervision meanwhile), devices created or deleted start or stop
- * being supervised, a deleted link stops supervising its extensions.
+ * Level-based: after each committed change the engine recomputes which link carries which
+ * extensions and hands each driver its list: a new extension starts being supervised, a
+ * removed one is stopped, the others are untouched. A link whose connection fields change
+ * (address, port, credentials, PBX type or domain) is restarted alone; a new link starts, a
+ * deleted one stops. The same model gives the impact of a planned change.
  */
+import { compareNumbers, type ExtensionState } from '../../csta/link.js';
 import type { KindName } from '../../model/kinds.js';
 import { expandNumbers } from '../../validate/rules.js';
 import type { CommittedEvent } from '../core.js';
 import type { Engine, EngineContext, EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
+import { createDriver, type DriverOptions, type DriverStatus, type LinkDriver } from './link-drivers.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
 
 type Body = Readonly<Record<string, unknown>>;
@@ -29,7 +32,8 @@ const DEFAULT_PORT: Readonly<Record<LinkProtocol, number | undefined>> = { vtixm
 const CONNECTION_FIELDS = ['protocol', 'ip', 'port', 'siteCluster', 'username', 'password', 'pbxType', 'pbxDomain'] as const;
 const NAME = 'pbx-links';
 
-export interface LinkStatus {
+/** A link's status: the connection status screen of the manual (§10.4) plus the driver's state. */
+export interface LinkStatus extends DriverStatus {
   readonly id: string;
   readonly company: string;
   readonly domain: string;
@@ -38,11 +42,32 @@ export interface LinkStatus {
   readonly host: string | undefined;
   readonly port: number | undefined;
   readonly siteCluster?: string;
-  readonly connected: boolean;
-  /** Extensions supervised on this link. */
-  readonly current: number;
+  /** Extensions this link should supervise (configuration). */
+  readonly wanted: number;
   /** Capacity of the link, when declared. */
   readonly total: number | undefined;
+}
+
+/** One extension's status: the extension status screen of the manual (§10.5). */
+export interface ExtensionStatus extends ExtensionState {
+  readonly extension: string;
+  readonly company: string;
+  readonly domain: string;
+  /** The link supervising it (`company/domain/name`); absent when no link of its domain can. */
+  readonly link?: string;
+  readonly protocol: string | undefined;
+  /** CTI (VTI-XML, CSTA) or VOIP (SIP), as the manual's screen shows it. */
+  readonly type: 'CTI' | 'VOIP' | 'unknown';
+  /** The resource it comes from, `Kind id`. */
+  readonly owner: string;
+}
+
+export interface ExtensionQuery {
+  readonly from?: string;
+  readonly to?: string;
+  readonly link?: string;
+  readonly company?: string;
+  readonly limit?: number;
 }
 
 /** One extension a resource asks the server to supervise. */
@@ -89,10 +114,20 @@ interface Link {
   readonly protocol: LinkProtocol | undefined;
 }
 
+interface Wanted {
+  readonly number: string;
+  readonly domain: string;
+  readonly protocol: LinkProtocol | undefined;
+  readonly owner: string;
+  readonly link: string | undefined;
+}
+
 /** Which link supervises which extensions, for a set of live resources. */
 export interface Supervision {
   readonly links: ReadonlyMap<string, Link>;
   readonly byLink: ReadonlyMap<string, readonly string[]>;
+  /** Every extension the configuration asks for, with its link when one can carry it. */
+  readonly extensions: readonly Wanted[];
   /** Per company, how many extensions no link of their domain can supervise. */
   readonly unsupervised: ReadonlyMap<string, number>;
 }
@@ -112,35 +147,108 @@ export function supervision(resources: readonly LiveResource[]): Supervision {
   }
   const byLink = new Map<string, string[]>([...links.keys()].map((id) => [id, []]));
   const unsupervised = new Map<string, number>();
+  const extensions: Wanted[] = [];
   for (const r of resources) {
     if (r.kind === 'PbxLink') continue;
     const domain = r.body.domain;
     if (typeof domain !== 'string') continue;
     for (const x of extensionsOf(r.kind, r.body)) {
       const link = x.link !== undefined ? links.get(`${domain}/${x.link}`) : byDomain.get(`${domain}\0${x.protocol}`);
+      extensions.push({ number: x.number, domain, protocol: x.protocol, owner: `${r.kind} ${r.id}`, link: link?.id });
       if (link) byLink.get(link.id)!.push(x.number);
       else unsupervised.set(companyOfDomain(domain), (unsupervised.get(companyOfDomain(domain)) ?? 0) + 1);
     }
   }
-  return { links, byLink, unsupervised };
+  return { links, byLink, extensions, unsupervised };
 }
 
 const WATCHED: readonly KindName[] = ['PbxLink', 'User', 'IntercomGroup', 'CallQueue', 'BotGroup'];
 
+const portOf = (l: Link) => (typeof l.body.port === 'number' ? l.body.port : l.protocol ? DEFAULT_PORT[l.protocol] : undefined);
+const capacityOf = (l: Link) => (typeof l.body.capacity === 'number' ? l.body.capacity : undefined);
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const TYPE: Readonly<Record<LinkProtocol, ExtensionStatus['type']>> = { vtixml: 'CTI', csta: 'CTI', sip: 'VOIP' };
+
+export interface PbxLinksOptions extends DriverOptions {
+  /**
+   * Connect the links (default true). False: the engine only models which link carries which
+   * extensions (status and impact), as when the runtime is opened by a CLI command.
+   */
+  readonly connect?: boolean;
+}
+
 export class PbxLinksEngine implements Engine {
   readonly name = NAME;
   readonly kinds = WATCHED;
+  readonly #options: PbxLinksOptions;
+  #ctx: EngineContext | undefined;
   #model: Supervision | undefined;
+  readonly #drivers = new Map<string, { readonly driver: LinkDriver; readonly connection: string }>();
   /** Supervision of the last state impact was asked about (one plan asks once per change). */
   #impactCache = new WeakMap<LiveState, Supervision>();
 
-  async start(_ctx: EngineContext, live: readonly LiveResource[]): Promise<void> {
-    this.#model = supervision(live);
+  constructor(options: PbxLinksOptions = {}) {
+    this.#options = options;
+  }
+
+  /** An engine that only models the links of `live` (no connection): status and extensions as configured. */
+  static offline(live: readonly LiveResource[]): PbxLinksEngine {
+    const engine = new PbxLinksEngine({ connect: false });
+    engine.#model = supervision(live.filter((r) => WATCHED.includes(r.kind)));
+    return engine;
+  }
+
+  async start(ctx: EngineContext, live: readonly LiveResource[]): Promise<void> {
+    this.#ctx = ctx;
+    await this.#converge(live);
   }
 
   async onChange(_event: CommittedEvent, live: readonly LiveResource[]): Promise<void> {
-    // Level-based: recompute from the live resources. A driver would (re)connect links here.
-    this.#model = supervision(live);
+    await this.#converge(live);
+  }
+
+  /** Bring the drivers in line with the live resources: start, restart, stop, update. */
+  async #converge(live: readonly LiveResource[]): Promise<void> {
+    const model = supervision(live);
+    this.#model = model;
+    const ctx = this.#ctx;
+    if (!ctx || this.#options.connect === false) return;
+    const stopping: Promise<void>[] = [];
+    for (const [id, d] of this.#drivers) {
+      const link = model.links.get(id);
+      if (link && this.#connectionKey(link) === d.connection) continue;
+      this.#drivers.delete(id);
+      ctx.log.info({ link: id, reason: link ? 'connection changed' : 'link deleted' }, link ? 'restarting PBX link' : 'stopping PBX link');
+      stopping.push(d.driver.stop());
+    }
+    await Promise.all(stopping);
+    for (const [id, link] of model.links) {
+      let d = this.#drivers.get(id);
+      if (!d) {
+        const driver = createDriver(
+          {
+            protocol: String(link.protocol),
+            host: str(link.body.ip),
+            port: portOf(link),
+            ...(str(link.body.username) !== undefined ? { username: str(link.body.username)! } : {}),
+            ...(ctx.secret('PbxLink', id, ['password']) !== undefined ? { password: ctx.secret('PbxLink', id, ['password'])! } : {}),
+            ...(str(link.body.pbxType) !== undefined ? { pbxType: str(link.body.pbxType)! } : {}),
+            ...(str(link.body.pbxDomain) !== undefined ? { pbxDomain: str(link.body.pbxDomain)! } : {}),
+            log: childLog(ctx.log, id),
+            now: () => ctx.now(),
+          },
+          this.#options,
+        );
+        d = { driver, connection: this.#connectionKey(link) };
+        this.#drivers.set(id, d);
+      }
+      d.driver.update(model.byLink.get(id) ?? [], capacityOf(link));
+    }
+  }
+
+  /** The fields whose change makes a link reconnect, as one comparable string. */
+  #connectionKey(link: Link): string {
+    return JSON.stringify(CONNECTION_FIELDS.map((f) => link.body[f] ?? null));
   }
 
   impact(change: Change, before: LiveResource | undefined, state: LiveState, ctx: EngineContext): ImpactFact[] {
@@ -155,8 +263,14 @@ export class PbxLinksEngine implements Engine {
       if (change.action === 'delete') return onLink.length > 0 ? [{ type: 'supervision-stop', engine: NAME, extensions: onLink }] : [];
       const after = comparable('PbxLink', change.body, ctx);
       const changed = CONNECTION_FIELDS.filter((f) => !sameJson(before.body[f], after[f]));
-      if (changed.length === 0) return [];
-      return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: onLink.length }];
+      if (changed.length > 0) return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: onLink.length }];
+      // A capacity change does not reconnect: it supervises more extensions, or stops the last ones (in number order).
+      const [was, now] = [before.body.capacity, after.capacity].map((c) => (typeof c === 'number' ? c : Infinity)) as [number, number];
+      if (was === now) return [];
+      const sorted = [...onLink].sort(compareNumbers);
+      const moved = sorted.slice(Math.min(was, now), Math.max(was, now));
+      if (moved.length === 0) return [];
+      return [{ type: now > was ? 'supervision-start' : 'supervision-stop', engine: NAME, extensions: moved }];
     }
     const old = before ? extensionsOf(change.kind, before.body) : [];
     const now = change.action === 'delete' ? [] : extensionsOf(change.kind, change.body);
@@ -171,33 +285,98 @@ export class PbxLinksEngine implements Engine {
     return facts;
   }
 
-  status(): EngineReport {
+  /** Each link's status (connection status screen, §10.4). */
+  links(canSee: (company: string) => boolean = () => true): LinkStatus[] {
     const m = this.#model;
-    if (!m) return { state: 'stopped' };
-    const links: LinkStatus[] = [...m.links.values()].map((l) => {
-      const port = typeof l.body.port === 'number' ? l.body.port : l.protocol ? DEFAULT_PORT[l.protocol] : undefined;
-      return {
+    if (!m) return [];
+    const idle = this.#options.connect === false || !this.#ctx;
+    const out: LinkStatus[] = [];
+    for (const l of m.links.values()) {
+      const company = companyOfDomain(l.domain);
+      if (!canSee(company)) continue;
+      const wanted = m.byLink.get(l.id)?.length ?? 0;
+      const driver: DriverStatus = this.#drivers.get(l.id)?.driver.status() ?? {
+        state: 'stopped',
+        connected: false,
+        since: new Date(0).toISOString(),
+        message: idle ? 'links are connected by `switchboard serve`; this process does not run them' : 'not started',
+        current: 0,
+      };
+      out.push({
         id: l.id,
-        company: companyOfDomain(l.domain),
+        company,
         domain: l.domain,
         name: String(l.body.name),
         protocol: String(l.protocol),
-        host: typeof l.body.ip === 'string' ? l.body.ip : undefined,
-        port,
+        host: str(l.body.ip),
+        port: portOf(l),
         ...(typeof l.body.siteCluster === 'string' ? { siteCluster: l.body.siteCluster } : {}),
-        connected: false,
-        current: m.byLink.get(l.id)?.length ?? 0,
-        total: typeof l.body.capacity === 'number' ? l.body.capacity : undefined,
-      };
-    });
+        ...driver,
+        wanted,
+        total: capacityOf(l),
+      });
+    }
+    return out;
+  }
+
+  /** Each configured extension's status (extension status screen, §10.5), in number order. */
+  extensions(query: ExtensionQuery = {}, canSee: (company: string) => boolean = () => true): ExtensionStatus[] {
+    const m = this.#model;
+    if (!m) return [];
+    const states = new Map<string, Map<string, ExtensionState>>();
+    const stateOf = (link: string, number: string): ExtensionState | undefined => {
+      let s = states.get(link);
+      if (!s) states.set(link, (s = new Map(this.#drivers.get(link)?.driver.extensions() ?? [])));
+      return s.get(number);
+    };
+    const inRange = (n: string) => (query.from === undefined || compareNumbers(n, query.from) >= 0) && (query.to === undefined || compareNumbers(n, query.to) <= 0);
+    const out: ExtensionStatus[] = [];
+    for (const x of m.extensions) {
+      const company = companyOfDomain(x.domain);
+      if (!inRange(x.number) || (query.link !== undefined && x.link !== query.link) || (query.company !== undefined && company !== query.company) || !canSee(company)) continue;
+      const state = x.link !== undefined ? stateOf(x.link, x.number) : undefined;
+      const protocol = x.link !== undefined ? m.links.get(x.link)?.protocol : x.protocol;
+      out.push({
+        extension: x.number,
+        company,
+        domain: x.domain,
+        ...(x.link !== undefined ? { link: x.link } : {}),
+        protocol,
+        type: protocol ? TYPE[protocol] : 'unknown',
+        owner: x.owner,
+        ...(state ?? { supervision: 'disconnected', callState: 'unknown', error: x.link === undefined ? `no ${x.protocol ?? ''} link in domain ${x.domain} can supervise it`.replace('  ', ' ') : 'links are connected by `switchboard serve`; this process does not run them' }),
+      });
+    }
+    out.sort((a, b) => compareNumbers(a.extension, b.extension) || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+  }
+
+  status(): EngineReport {
+    const m = this.#model;
+    if (!m) return { state: 'stopped' };
+    const links = this.links();
+    const up = links.filter((l) => l.connected).length;
     return {
       state: 'running',
-      message: 'no protocol driver yet: links are not connected',
+      message: this.#options.connect === false ? 'links not connected by this process' : `${up} of ${links.length} links connected`,
       details: { links, unsupervised: [...m.unsupervised].map(([company, extensions]) => ({ company, extensions })) },
     };
   }
 
   async stop(): Promise<void> {
+    const drivers = [...this.#drivers.values()];
+    this.#drivers.clear();
+    await Promise.all(drivers.map((d) => d.driver.stop()));
     this.#model = undefined;
+    this.#ctx = undefined;
   }
+}
+
+function childLog(log: EngineContext['log'], link: string): EngineContext['log'] {
+  return {
+    debug: (f, m) => log.debug({ link, ...f }, m),
+    info: (f, m) => log.info({ link, ...f }, m),
+    warn: (f, m) => log.warn({ link, ...f }, m),
+    error: (f, m) => log.error({ link, ...f }, m),
+  };
 }
