@@ -15,6 +15,55 @@ type Schema = Record<string, unknown>;
 
 export const OPENAPI_FILE = new URL('../docs/openapi.json', import.meta.url);
 
+
+const LINK_STATE = { enum: ['stopped', 'connecting', 'starting', 'up', 'backoff', 'unavailable'], description: '`unavailable`: no protocol driver for this link (VTI-XML, SIP, snom DEVICE); see `message`.' };
+const LINK_STATUS = {
+  type: 'object',
+  required: ['id', 'company', 'domain', 'name', 'protocol', 'connected', 'current', 'wanted', 'state', 'since'],
+  properties: {
+    id: { type: 'string' },
+    company: { type: 'string' },
+    domain: { type: 'string' },
+    name: { type: 'string' },
+    protocol: { enum: ['csta', 'vtixml', 'sip'] },
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    siteCluster: { type: 'string' },
+    connected: { type: 'boolean' },
+    current: { type: 'integer', description: 'Extensions supervised now.' },
+    total: { type: 'integer', description: 'Capacity.' },
+    wanted: { type: 'integer', description: 'Extensions the configuration puts on this link.' },
+    state: LINK_STATE,
+    since: { type: 'string', format: 'date-time' },
+    message: { type: 'string' },
+    pending: { type: 'integer' },
+    refused: { type: 'integer' },
+    overCapacity: { type: 'integer' },
+    connects: { type: 'integer' },
+    events: { type: 'integer' },
+    nextAttemptAt: { type: 'string', format: 'date-time' },
+    reachable: { type: 'boolean', description: 'Probe-only links: whether the PBX accepted a TCP connection.' },
+    probedAt: { type: 'string', format: 'date-time' },
+  },
+};
+const EXTENSION_STATUS = {
+  type: 'object',
+  required: ['extension', 'company', 'domain', 'type', 'owner', 'supervision', 'callState'],
+  properties: {
+    extension: { type: 'string' },
+    company: { type: 'string' },
+    domain: { type: 'string' },
+    link: { type: 'string' },
+    protocol: { enum: ['csta', 'vtixml', 'sip'] },
+    type: { enum: ['CTI', 'VOIP', 'unknown'] },
+    owner: { type: 'string', description: '`Kind id` of the resource the extension comes from.' },
+    supervision: { enum: ['pending', 'monitored', 'refused', 'over-capacity', 'disconnected'] },
+    callState: { enum: ['idle', 'dialing', 'ringing', 'calling', 'busy', 'held', 'unknown'] },
+    lastEvent: { type: 'object', properties: { name: { type: 'string' }, at: { type: 'string', format: 'date-time' }, cause: { type: 'string' } } },
+    error: { type: 'string' },
+  },
+};
+
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Schema) => ({ 'application/json': { schema } });
 const response = (description: string, schema?: Schema) => (schema ? { description, content: json(schema) } : { description });
@@ -253,6 +302,30 @@ export function openapiDocument(): Schema {
           security,
           parameters: [companyParam],
           responses: { 200: response('The revision and the engines the administrator may see.', ref('RuntimeStatus')), ...errors },
+        },
+      },
+      '/v1/links': {
+        get: {
+          summary: 'Connection status of every PBX link (manual §10.4)',
+          description: 'As the running `pbx-links` engine sees it. See docs/links.md.',
+          security,
+          parameters: [companyParam],
+          responses: { 200: response('The links the administrator may see.', { type: 'array', items: LINK_STATUS }), ...errors },
+        },
+      },
+      '/v1/extensions': {
+        get: {
+          summary: 'Supervision of the configured extensions (manual §10.5), in number order',
+          description: 'Numbers compare numerically when both are digits. See docs/links.md.',
+          security,
+          parameters: [
+            { name: 'from', in: 'query', schema: { type: 'string' }, description: 'First extension of the range.' },
+            { name: 'to', in: 'query', schema: { type: 'string' }, description: 'Last extension of the range.' },
+            { name: 'link', in: 'query', schema: { type: 'string' }, description: 'Only this link (company/domain/name).' },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } },
+            companyParam,
+          ],
+          responses: { 200: response('The extensions the administrator may see.', { type: 'array', items: EXTENSION_STATUS }), ...errors },
         },
       },
       '/v1/sync/{kind}/{id}': {

@@ -200,14 +200,19 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .action(async (opts: { dataDir: string; format: 'text' | 'json' }) => {
       exitCode = await (await import('./sync.js')).statusCommand({ ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
     });
+  // `--format` and `--data-dir` are options of `status` too: given before or after the subcommand, both count.
+  const withStatusOptions = <T extends { dataDir?: string; format?: 'text' | 'json' }>(opts: T): T & { dataDir: string; format: 'text' | 'json' } => {
+    const parent = status.opts<{ dataDir: string; format: 'text' | 'json' }>();
+    return { ...opts, dataDir: opts.dataDir ?? parent.dataDir, format: opts.format ?? parent.format };
+  };
   status
     .command('links')
     .description('each PBX link: host, port, site, connected, current (supervised extensions), total (capacity), state (manual §10.4)')
     .option('--runtime <url>', 'the switchboard serve running the links (default: SWITCHBOARD_RUNTIME, else the embedded runtime: links as configured)')
-    .option('--data-dir <dir>', 'the embedded runtime data directory', '.switchboard')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (opts: { runtime?: string; dataDir: string; format: 'text' | 'json' }) => {
-      await runWith(async () => (await import('./links.js')).linksCommand(opts, io));
+    .option('--data-dir <dir>', 'the embedded runtime data directory (default .switchboard)')
+    .addOption(new Option('--format <format>', 'output format (default text)').choices(['text', 'json']))
+    .action(async (opts: { runtime?: string; dataDir?: string; format?: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./links.js')).linksCommand(withStatusOptions(opts), io));
     });
   status
     .command('extensions')
@@ -217,10 +222,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .option('--link <id>', 'only the extensions of this link (company/domain/name)')
     .option('--limit <n>', 'at most this many extensions')
     .option('--runtime <url>', 'the switchboard serve running the links (default: SWITCHBOARD_RUNTIME, else the embedded runtime: extensions as configured)')
-    .option('--data-dir <dir>', 'the embedded runtime data directory', '.switchboard')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (opts: { from?: string; to?: string; link?: string; limit?: string; runtime?: string; dataDir: string; format: 'text' | 'json' }) => {
-      await runWith(async () => (await import('./links.js')).extensionsCommand(opts, io));
+    .option('--data-dir <dir>', 'the embedded runtime data directory (default .switchboard)')
+    .addOption(new Option('--format <format>', 'output format (default text)').choices(['text', 'json']))
+    .action(async (opts: { from?: string; to?: string; link?: string; limit?: string; runtime?: string; dataDir?: string; format?: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./links.js')).extensionsCommand(withStatusOptions(opts), io));
     });
   program
     .command('lookup')

@@ -78,6 +78,8 @@ const endpoints: Endpoint[] = [
   },
   { name: 'GET /v1/audit?company', request: (c) => ({ method: 'GET', path: `/v1/audit?company=${c}` }), ok: 200 },
   { name: 'GET /v1/status?company', request: (c) => ({ method: 'GET', path: `/v1/status?company=${c}` }), ok: 200 },
+  { name: 'GET /v1/links?company', request: (c) => ({ method: 'GET', path: `/v1/links?company=${c}` }), ok: 200 },
+  { name: 'GET /v1/extensions?company', request: (c) => ({ method: 'GET', path: `/v1/extensions?company=${c}` }), ok: 200 },
   { name: 'GET /v1/events?company', request: (c) => ({ method: 'GET', path: `/v1/events?company=${c}` }), ok: 200 },
   { name: 'POST /v1/tokens', request: () => ({ method: 'POST', path: '/v1/tokens', body: { username: 'alice' } }), ok: 201, superOnly: true },
   { name: 'GET /v1/tokens', request: () => ({ method: 'GET', path: '/v1/tokens' }), ok: 200, superOnly: true },
@@ -202,6 +204,10 @@ describe('tenancy details', () => {
     const status = await call(s.url, 'GET', '/v1/status', { token: tokens.bob });
     expect(status.status).toBe(200);
     expect(JSON.stringify(status.body)).not.toContain('acme');
+    // Links and extensions: acme's link is alice's to see, not bob's.
+    expect(((await call(s.url, 'GET', '/v1/links', { token: tokens.alice })).body as { id: string }[]).map((l) => l.id)).toEqual(['acme/paris/pbx']);
+    expect((await call(s.url, 'GET', '/v1/links', { token: tokens.bob })).body).toEqual([]);
+    expect(JSON.stringify((await call(s.url, 'GET', '/v1/extensions', { token: tokens.bob })).body)).not.toContain('acme');
   });
 
   it('an AdminAccount deleted or narrowed takes effect at once for its tokens', async () => {

@@ -28,7 +28,7 @@ describe('docs/openapi.json', () => {
 
   it('describes every endpoint the server has, and a resource path per kind whose body is the kind schema', () => {
     const doc = openapiDocument() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref: string } }> } }>> };
-    for (const p of ['/v1/state', '/v1/changesets', '/v1/fingerprints', '/v1/impact', '/v1/audit', '/v1/status', '/v1/events', '/v1/tokens', '/v1/tokens/{id}', '/healthz', '/readyz', '/metrics']) expect(doc.paths).toHaveProperty([p]);
+    for (const p of ['/v1/state', '/v1/changesets', '/v1/fingerprints', '/v1/impact', '/v1/audit', '/v1/status', '/v1/links', '/v1/extensions', '/v1/events', '/v1/tokens', '/v1/tokens/{id}', '/healthz', '/readyz', '/metrics']) expect(doc.paths).toHaveProperty([p]);
     for (const kind of KIND_NAMES) {
       expect(doc.paths[`/v1/resources/${kind}`]!.post!.requestBody!.content['application/json']!.schema.$ref).toBe(`#/components/schemas/${kind}`);
       expect(Object.keys(doc.paths[`/v1/resources/${kind}/{id}`]!)).toEqual(expect.arrayContaining(['get', 'put', 'delete']));
