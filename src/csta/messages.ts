@@ -5,9 +5,11 @@
  * Names are matched on local element names: any ECMA-323 edition 2–5 namespace (both the
  * `ecma.ch` and `ecma-international.org` spellings), the ECMA-354 session namespace, or none,
  * is accepted; another namespace is refused ({@link CstaXmlError}), never guessed at.
- * Parsing is fast-xml-parser with validation on (truncated or malformed XML throws).
+ * Parsing is saxes (strict SAX: truncated or malformed XML throws); building is fast-xml-parser's
+ * XMLBuilder (escaping).
  */
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLBuilder } from 'fast-xml-parser';
+import { SaxesParser } from 'saxes';
 
 export const CSTA_NS = {
   ed2: 'http://www.ecma.ch/standards/ecma-323/csta/ed2',
@@ -43,31 +45,101 @@ export class CstaXmlError extends Error {
   }
 }
 
-const parser = new XMLParser({ removeNSPrefix: true, parseTagValue: false, parseAttributeValue: false, ignoreAttributes: false, attributeNamePrefix: '@', ignoreDeclaration: true, ignorePiTags: true, trimValues: true, processEntities: true });
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: true });
 
-const ROOT_TAG = /<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*\/?>/;
-const ATTR = /\s+([^\s=>/]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+const localName = (qname: string) => {
+  const i = qname.indexOf(':');
+  return i < 0 ? qname : qname.slice(i + 1);
+};
 
-/** Parse a frame's XML body. Throws a {@link CstaXmlError} for malformed XML or a foreign namespace. */
-export function parseMessage(xml: string): CstaMessage {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new CstaXmlError(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
-  const doc = parser.parse(xml) as Record<string, XmlNode>;
-  const names = Object.keys(doc);
-  if (names.length !== 1) throw new CstaXmlError(names.length === 0 ? 'the XML body has no element' : `the XML body has ${names.length} root elements`);
-  const name = names[0]!;
-  // fast-xml-parser drops xmlns attributes with removeNSPrefix: read the root's namespace from its start tag.
-  const start = ROOT_TAG.exec(xml.replace(/^\uFEFF?\s*(?:<\?[\s\S]*?\?>\s*|<!--[\s\S]*?-->\s*)*/, ''));
-  let namespace: string | undefined;
-  if (start) {
-    const prefix = start[1]?.slice(0, -1);
-    for (const m of (start[3] ?? '').matchAll(ATTR)) {
-      if (m[1] === (prefix ? `xmlns:${prefix}` : 'xmlns')) namespace = m[2] ?? m[3];
+interface Open {
+  readonly name: string;
+  readonly node: Record<string, XmlNode | XmlNode[]>;
+  text: string;
+  children: boolean;
+  attributes: boolean;
+}
+
+/** The tree being built by {@link parser} (one message at a time: parsing is synchronous). */
+const tree = {
+  stack: [] as Open[],
+  root: undefined as CstaMessage | undefined,
+  rootNamespace: undefined as string | undefined,
+};
+
+function newParser(): SaxesParser {
+  const p = new SaxesParser({ position: true });
+  p.on('doctype', () => {
+    throw new CstaXmlError('a DOCTYPE is not accepted in a CSTA message');
+  });
+  p.on('opentag', (tag) => {
+    const node: Record<string, XmlNode | XmlNode[]> = {};
+    let attributes = false;
+    const attrs = tag.attributes as Record<string, string>;
+    for (const name in attrs) {
+      if (name === 'xmlns' || name.startsWith('xmlns:')) continue;
+      node[`@${localName(name)}`] = attrs[name]!;
+      attributes = true;
     }
+    if (tree.stack.length === 0) {
+      const colon = tag.name.indexOf(':');
+      tree.rootNamespace = attrs[colon < 0 ? 'xmlns' : `xmlns:${tag.name.slice(0, colon)}`];
+    }
+    tree.stack.push({ name: localName(tag.name), node, text: '', children: false, attributes });
+  });
+  const onText = (t: string) => {
+    const top = tree.stack[tree.stack.length - 1];
+    if (top) top.text += t;
+  };
+  p.on('text', onText);
+  p.on('cdata', onText);
+  p.on('closetag', () => {
+    const open = tree.stack.pop()!;
+    const text = open.text.trim();
+    let value: XmlNode;
+    if (!open.children && !open.attributes) value = text;
+    else {
+      if (text !== '') open.node['#text'] = text;
+      value = open.node;
+    }
+    const parent = tree.stack[tree.stack.length - 1];
+    if (!parent) {
+      tree.root = { name: open.name, namespace: tree.rootNamespace, body: value };
+      return;
+    }
+    parent.children = true;
+    const existing = parent.node[open.name];
+    if (existing === undefined) parent.node[open.name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else parent.node[open.name] = [existing as XmlNode, value];
+  });
+  return p;
+}
+
+/** Reused across messages (close() resets it); replaced after a message that broke it. */
+let parser = newParser();
+
+/**
+ * Parse a frame's XML body (saxes: a strict, well-formedness-checking SAX parser; no DTD, no
+ * external entities). Throws a {@link CstaXmlError} for malformed or truncated XML, a DOCTYPE,
+ * or a foreign namespace.
+ */
+export function parseMessage(xml: string): CstaMessage {
+  tree.stack = [];
+  tree.root = undefined;
+  tree.rootNamespace = undefined;
+  try {
+    parser.write(xml).close();
+  } catch (e) {
+    parser = newParser();
+    if (e instanceof CstaXmlError) throw e;
+    throw new CstaXmlError(`malformed XML: ${(e as Error).message}`);
   }
-  if (!isAcceptedNamespace(namespace)) throw new CstaXmlError(`<${name}> is in namespace '${namespace}', not an ECMA-323 (editions 2–5) or ECMA-354 namespace`);
-  return { name, namespace, body: doc[name]! };
+  const root = tree.root as CstaMessage | undefined;
+  tree.root = undefined;
+  if (!root) throw new CstaXmlError('the XML body has no element');
+  if (!isAcceptedNamespace(root.namespace)) throw new CstaXmlError(`<${root.name}> is in namespace '${root.namespace}', not an ECMA-323 (editions 2–5) or ECMA-354 namespace`);
+  return root;
 }
 
 /** The XML of a message: `<name xmlns=namespace>content</name>` with a declaration. */
