@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of one server (its own registry, so several servers in one process — the
- * tests — never share counters). Labels hold routes, status codes, refusal codes and engine
- * names: never an id, a body or a token.
+ * tests — never share counters). Labels hold routes, status codes, refusal codes, engine
+ * names and PBX link ids (a handful per server): never a user id, a body or a token.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RuntimeCore } from '../runtime/core.js';
@@ -48,6 +48,42 @@ export class ServerMetrics {
       collect() {
         this.reset();
         for (const e of runtime.status().engines) for (const s of ENGINE_STATES) this.set({ engine: e.name, state: s }, e.state === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_pbx_link_connected',
+      help: 'PBX links: 1 while connected to the switch, 0 otherwise.',
+      labelNames: ['link', 'protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of runtime.links()) this.set({ link: l.id, protocol: l.protocol }, l.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_pbx_link_extensions',
+      help: 'Extensions of each PBX link by supervision: monitored (the manual\'s "current"), pending, refused by the switch, over capacity, wanted (configured).',
+      labelNames: ['link', 'supervision'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of runtime.links()) {
+          this.set({ link: l.id, supervision: 'monitored' }, l.current);
+          this.set({ link: l.id, supervision: 'pending' }, l.pending ?? 0);
+          this.set({ link: l.id, supervision: 'refused' }, l.refused ?? 0);
+          this.set({ link: l.id, supervision: 'over-capacity' }, l.overCapacity ?? 0);
+          this.set({ link: l.id, supervision: 'wanted' }, l.wanted);
+        }
+      },
+    });
+    new Gauge({
+      name: 'switchboard_pbx_link_events',
+      help: 'CSTA events received on each link since it started (monotonic while the link runs).',
+      labelNames: ['link'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of runtime.links()) if (l.events !== undefined) this.set({ link: l.id }, l.events);
       },
     });
     new Gauge({

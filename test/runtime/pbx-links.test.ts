@@ -190,6 +190,17 @@ describe('pbx-links engine', () => {
       ['1004', 'monitored'],
       ['1005', 'monitored'],
     ]);
+    const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const exposition = await metrics.text();
+    expect(exposition).toContain('switchboard_pbx_link_connected{link="acme/paris/pbx",protocol="csta"} 1');
+    expect(exposition).toContain('switchboard_pbx_link_extensions{link="acme/paris/pbx",supervision="monitored"} 5');
+
+    // The switch sends garbage: the link reconnects and re-monitors; the server never stops answering.
+    const connects = link(rt, 'acme/paris/pbx').connects!;
+    sim.sendRaw(Buffer.from('\x00\x00\x00\x02garbage that is not CSTA framing', 'latin1'));
+    await until(() => (link(rt, 'acme/paris/pbx').connects ?? 0) > connects && link(rt, 'acme/paris/pbx').current === 5, 'reconnected after garbage');
+    expect((await get('/v1/links')).status).toBe(200);
+
     // The embedded view of the same data directory: as configured, with a note.
     out.length = 0;
     expect(await main(['status', 'extensions', '--data-dir', dir, '--to', '1001'], io as never)).toBe(0);
