@@ -78,12 +78,17 @@ export function renderExtensionsText(extensions: readonly ExtensionStatus[]): st
 
 export async function linksCommand(options: LinksCommandOptions, io: CliIo): Promise<number> {
   const links = await withClient(options, io, (c) => c.links());
+  return print(options, io, links, renderLinksText);
+}
+
+/** JSON as is, or the text with the offline note. */
+function print<T>(options: LinksCommandOptions, io: CliIo, value: T, text: (v: T) => string): number {
   if (options.format === 'json') {
-    io.stdout.write(`${JSON.stringify(links, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     return 0;
   }
   const note = offlineNote(options, io);
-  io.stdout.write(`${renderLinksText(links)}\n${note ? `${note}\n` : ''}`);
+  io.stdout.write(`${text(value)}\n${note ? `${note}\n` : ''}`);
   return 0;
 }
 
@@ -93,11 +98,5 @@ export async function extensionsCommand(options: ExtensionsCommandOptions, io: C
   const extensions = await withClient(options, io, (c) =>
     c.extensions({ ...(options.from !== undefined ? { from: options.from } : {}), ...(options.to !== undefined ? { to: options.to } : {}), ...(options.link !== undefined ? { link: options.link } : {}), ...(limit !== undefined ? { limit } : {}) }),
   );
-  if (options.format === 'json') {
-    io.stdout.write(`${JSON.stringify(extensions, null, 2)}\n`);
-    return 0;
-  }
-  const note = offlineNote(options, io);
-  io.stdout.write(`${renderExtensionsText(extensions)}\n${note ? `${note}\n` : ''}`);
-  return 0;
+  return print(options, io, extensions, renderExtensionsText);
 }

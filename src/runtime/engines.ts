@@ -101,7 +101,7 @@ export class EngineHost {
     this.#slots = engines.map((engine) => {
       if (names.has(engine.name)) throw new Error(`two engines are named '${engine.name}'`);
       names.add(engine.name);
-      const log = childLog(deps.log, engine.name);
+      const log = childLog(deps.log, { engine: engine.name });
       return {
         engine,
         kinds: new Set(engine.kinds),
@@ -280,12 +280,13 @@ function filterDetails(details: Readonly<Record<string, unknown>>, canSee: (comp
   return out;
 }
 
-function childLog(log: RuntimeLog, engine: string): RuntimeLog {
+/** A log that adds `fields` to every line (an engine's name, a link's id). */
+export function childLog(log: RuntimeLog, fields: Readonly<Record<string, unknown>>): RuntimeLog {
   return {
-    debug: (f, m) => log.debug({ engine, ...f }, m),
-    info: (f, m) => log.info({ engine, ...f }, m),
-    warn: (f, m) => log.warn({ engine, ...f }, m),
-    error: (f, m) => log.error({ engine, ...f }, m),
+    debug: (f, m) => log.debug({ ...fields, ...f }, m),
+    info: (f, m) => log.info({ ...fields, ...f }, m),
+    warn: (f, m) => log.warn({ ...fields, ...f }, m),
+    error: (f, m) => log.error({ ...fields, ...f }, m),
   };
 }
 

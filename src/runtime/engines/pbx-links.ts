@@ -18,7 +18,7 @@ import { compareNumbers, type ExtensionState } from '../../csta/link.js';
 import type { KindName } from '../../model/kinds.js';
 import { expandNumbers } from '../../validate/rules.js';
 import type { CommittedEvent } from '../core.js';
-import type { Engine, EngineContext, EngineReport } from '../engines.js';
+import { childLog, type Engine, type EngineContext, type EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
 import { createDriver, type DriverOptions, type DriverStatus, type LinkDriver } from './link-drivers.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
@@ -234,7 +234,7 @@ export class PbxLinksEngine implements Engine {
             ...(ctx.secret('PbxLink', id, ['password']) !== undefined ? { password: ctx.secret('PbxLink', id, ['password'])! } : {}),
             ...(str(link.body.pbxType) !== undefined ? { pbxType: str(link.body.pbxType)! } : {}),
             ...(str(link.body.pbxDomain) !== undefined ? { pbxDomain: str(link.body.pbxDomain)! } : {}),
-            log: childLog(ctx.log, id),
+            log: childLog(ctx.log, { link: id }),
             now: () => ctx.now(),
           },
           this.#options,
@@ -370,13 +370,4 @@ export class PbxLinksEngine implements Engine {
     this.#model = undefined;
     this.#ctx = undefined;
   }
-}
-
-function childLog(log: EngineContext['log'], link: string): EngineContext['log'] {
-  return {
-    debug: (f, m) => log.debug({ link, ...f }, m),
-    info: (f, m) => log.info({ link, ...f }, m),
-    warn: (f, m) => log.warn({ link, ...f }, m),
-    error: (f, m) => log.error({ link, ...f }, m),
-  };
 }
