@@ -2,10 +2,13 @@
  * The application side of one CSTA link (ECMA-323 XML over TCP): connect, start up as the
  * switch expects, supervise a set of extensions, follow their events, stay alive, reconnect.
  *
- * Start-up: TCP connect → (with credentials) ECMA-354 `StartApplicationSession` carrying
- * `<user>`/`<password>` → `SystemRegister` (a switch that refuses it is only logged) →
- * `MonitorStart` for each extension, pipelined (`window` in flight). Every `SystemStatus` the
- * switch sends is answered at once. The session timer is reset at 80 % of its duration.
+ * Start-up: TCP connect → with credentials, ECMA-354 `StartApplicationSession` carrying
+ * `<user>`/`<password>` (OpenScape Business), else wait for the switch's greeting, its
+ * `SystemStatus` (OpenScape Voice), at most `greetingMs` → `SystemRegister` (a switch that
+ * refuses it is only logged) → `MonitorStart` for each extension, pipelined (`window` in
+ * flight). Every `SystemStatus` the switch sends is answered at once, with its invoke id. The
+ * link speaks the switch's edition (the namespace of its messages or the session's
+ * `actualProtocolVersion`). The session timer is reset at 80 % of its duration.
  *
  * Supervision is level-based: {@link CstaLink.setExtensions} gives the extensions wanted; the
  * link starts what is missing and stops (`MonitorStop`) what is no longer wanted, touching
@@ -70,6 +73,8 @@ export interface CstaLinkOptions {
   readonly window?: number;
   /** Session duration asked for, seconds (default 600). */
   readonly sessionDuration?: number;
+  /** Without a session, how long to wait for the switch's greeting (its SystemStatus) before registering (default 1,000 ms). */
+  readonly greetingMs?: number;
   readonly log?: LinkLog;
   readonly now?: () => Date;
 }
@@ -127,6 +132,8 @@ interface Pending {
 /** A reason to drop the connection; carries the message shown in the status. */
 class LinkDown extends Error {}
 
+const CSTA_NAMESPACE = /\/ecma-323\/csta\/ed[2-5]\/?$/;
+
 const silent: LinkLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Compare extension numbers: numerically when both are digits, else as text. */
@@ -161,6 +168,11 @@ export class CstaLink {
   #events = 0;
   #unmatched = 0;
   #session: string | undefined;
+  /** The CSTA namespace spoken on this connection: the configured one until the switch shows its own. */
+  #ns: string;
+  /** Whether the switch has sent anything on this connection; `#greeted` wakes the start-up waiting for it. */
+  #heard = false;
+  #greeted: (() => void) | undefined;
   #heartbeatInFlight = false;
   /** Extensions whose MonitorStart is in flight. */
   #inFlight = 0;
@@ -183,6 +195,7 @@ export class CstaLink {
       deadAfterMs: 60_000,
       window: 100,
       sessionDuration: 600,
+      greetingMs: 1000,
       log: silent,
       now: () => new Date(),
       ...options,
@@ -190,6 +203,7 @@ export class CstaLink {
     this.#initialBackoff = options.backoff?.initialMs ?? 1000;
     this.#maxBackoff = options.backoff?.maxMs ?? 60_000;
     this.#log = this.#o.log;
+    this.#ns = this.#o.namespace;
     this.#since = this.#o.now();
   }
 
@@ -216,7 +230,7 @@ export class CstaLink {
         const e = this.#ext.get(n)!;
         if (e.xref !== undefined) {
           this.#byXref.delete(e.xref);
-          this.#request('MonitorStop', monitorStop(this.#o.namespace, e.xref)).catch(() => undefined);
+          this.#request('MonitorStop', monitorStop(this.#ns, e.xref)).catch(() => undefined);
         }
         e.xref = undefined;
         e.callState = 'unknown';
@@ -250,7 +264,7 @@ export class CstaLink {
       // One in flight keeps its slot until its answer, which then stops it (see #monitor).
       if (e.xref !== undefined) {
         this.#byXref.delete(e.xref);
-        if (this.#state === 'up') this.#request('MonitorStop', monitorStop(this.#o.namespace, e.xref)).catch((err: Error) => this.#log.debug({ extension: n, err: err.message }, 'MonitorStop failed'));
+        if (this.#state === 'up') this.#request('MonitorStop', monitorStop(this.#ns, e.xref)).catch((err: Error) => this.#log.debug({ extension: n, err: err.message }, 'MonitorStop failed'));
       }
     }
     for (const n of wanted) {
@@ -337,6 +351,7 @@ export class CstaLink {
   #connect(): void {
     const generation = ++this.#generation;
     this.#nextAttempt = undefined;
+    this.#ns = this.#o.namespace;
     this.#setState('connecting', this.#message);
     const socket = net.connect({ host: this.#o.host, port: this.#o.port });
     this.#socket = socket;
@@ -380,6 +395,7 @@ export class CstaLink {
         }
         this.#receive(f.invokeId, msg);
       }
+      this.#greeted?.();
     });
   }
 
@@ -393,10 +409,24 @@ export class CstaLink {
         throw new LinkDown(`the switch refused the application session: ${reason || 'no reason given'} (check username and password)`);
       }
       this.#session = textAt(answer.body, 'sessionID');
+      const version = textAt(answer.body, 'actualProtocolVersion');
+      if (version && CSTA_NAMESPACE.test(version)) this.#ns = version;
       const duration = Number(textAt(answer.body, 'actualSessionDuration') ?? this.#o.sessionDuration);
       this.#scheduleSessionReset(generation, Number.isFinite(duration) && duration > 0 ? duration : this.#o.sessionDuration);
+    } else if (!this.#heard) {
+      // Switches greet first (OpenScape Voice sends SystemStatus): learn its edition before registering.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#o.greetingMs);
+        timer.unref();
+        this.#greeted = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#greeted = undefined;
+      if (generation !== this.#generation) return;
     }
-    const reg = await this.#request('SystemRegister', systemRegister(this.#o.namespace));
+    const reg = await this.#request('SystemRegister', systemRegister(this.#ns));
     if (generation !== this.#generation) return;
     if (reg.name !== 'SystemRegisterResponse') this.#log.info({ answer: errorOf(reg)?.value ?? reg.name }, 'the switch does not take SystemRegister: going on without it');
     this.#streak = 0;
@@ -434,7 +464,7 @@ export class CstaLink {
         this.#down(`the switch sent nothing for ${Math.round(quiet / 1000)} s: link dead`);
       } else if (quiet >= this.#o.heartbeatMs && !this.#heartbeatInFlight && this.#state === 'up') {
         this.#heartbeatInFlight = true;
-        this.#request('SystemStatus', systemStatus(this.#o.namespace), this.#o.deadAfterMs)
+        this.#request('SystemStatus', systemStatus(this.#ns), this.#o.deadAfterMs)
           .catch(() => undefined) // the dead-link check decides
           .finally(() => {
             this.#heartbeatInFlight = false;
@@ -524,12 +554,15 @@ export class CstaLink {
   }
 
   #receive(invokeId: number, msg: CstaMessage): void {
+    // Speak the switch's edition: the namespace of what it sends (ed2 … ed5).
+    if (msg.namespace !== undefined && msg.namespace !== this.#ns && CSTA_NAMESPACE.test(msg.namespace)) this.#ns = msg.namespace;
+    this.#heard = true;
     if (invokeId === EVENT_INVOKE_ID) {
       this.#event(msg);
       return;
     }
     if (msg.name === 'SystemStatus') {
-      this.#send(invokeId, systemStatusResponse(this.#o.namespace));
+      this.#send(invokeId, systemStatusResponse(this.#ns));
       return;
     }
     const p = this.#pending.get(invokeId);
@@ -624,7 +657,7 @@ export class CstaLink {
     this.#inFlightFor.add(number);
     const generation = this.#generation;
     const device = this.#o.pbxDomain ? `sip:${number}@${this.#o.pbxDomain}` : number;
-    this.#request('MonitorStart', monitorStart(this.#o.namespace, device))
+    this.#request('MonitorStart', monitorStart(this.#ns, device))
       .then((answer) => {
         if (generation !== this.#generation) return;
         this.#inFlight--;
@@ -633,7 +666,7 @@ export class CstaLink {
         const xref = answer.name === 'MonitorStartResponse' ? textAt(answer.body, 'monitorCrossRefID') : undefined;
         if (!e) {
           // No longer wanted while its MonitorStart was in flight.
-          if (xref !== undefined) this.#request('MonitorStop', monitorStop(this.#o.namespace, xref)).catch(() => undefined);
+          if (xref !== undefined) this.#request('MonitorStop', monitorStop(this.#ns, xref)).catch(() => undefined);
           this.#release();
           this.#pump();
           return;

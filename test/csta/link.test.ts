@@ -4,7 +4,9 @@
  * (broken framing, truncated XML, oversized frames, silence, restart).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame } from '../../src/csta/frame.js';
+import net from 'node:net';
+import { encodeFrame, FrameDecoder, type Frame } from '../../src/csta/frame.js';
+import { CSTA_NS, buildMessage, parseMessage, systemStatus } from '../../src/csta/messages.js';
 import { CstaLink, type CstaLinkOptions, type ExtensionState, type LinkLog } from '../../src/csta/link.js';
 import { PbxSimulator, type SimulatorOptions } from '../../src/csta/simulator.js';
 
@@ -99,6 +101,35 @@ describe('CSTA link', () => {
     good.start();
     await until(good, () => good.status().current === 2, 'monitored with a session');
     expect(good.status().session).toBeTruthy();
+  });
+
+  it("answers the switch's SystemStatus with its invoke id and speaks the switch's edition", async () => {
+    // A bare switch speaking edition 2: it greets with SystemStatus (invoke id 0042) and records what the link sends.
+    const received: Frame[] = [];
+    const server = net.createServer((socket) => {
+      const decoder = new FrameDecoder();
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk) => {
+        for (const f of decoder.push(chunk)) {
+          received.push(f);
+          const name = parseMessage(f.xml).name;
+          if (name === 'SystemRegister') socket.write(encodeFrame(f.invokeId, buildMessage('SystemRegisterResponse', CSTA_NS.ed2, { sysStatRegisterID: '1' })));
+          if (name === 'MonitorStart') socket.write(encodeFrame(f.invokeId, buildMessage('MonitorStartResponse', CSTA_NS.ed2, { monitorCrossRefID: '7' })));
+        }
+      });
+      socket.write(encodeFrame(42, systemStatus(CSTA_NS.ed2)));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    const l = new CstaLink({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    cleanup.push(() => l.stop());
+    l.setExtensions(['2000']);
+    l.start();
+    await until(l, () => l.status().current === 1, 'monitored by the bare switch');
+    const messages = received.map((f) => ({ id: f.invokeId, ...parseMessage(f.xml) }));
+    expect(messages.find((m) => m.name === 'SystemStatusResponse')).toMatchObject({ id: 42, namespace: CSTA_NS.ed2 });
+    expect(messages.filter((m) => m.name === 'SystemRegister' || m.name === 'MonitorStart').map((m) => m.namespace)).toEqual([CSTA_NS.ed2, CSTA_NS.ed2]);
+    expect(messages.every((m) => m.id !== 9999)).toBe(true);
   });
 
   it('reports devices the switch refuses, with its error, and supervises the others', async () => {
