@@ -24,6 +24,7 @@
  * streak resets once a connection is up); a reconnect monitors everything again.
  */
 import net from 'node:net';
+import { compareNumbers } from '../model/extensions.js';
 import { EVENT_INVOKE_ID, FrameDecoder, encodeFrame } from './frame.js';
 import {
   CSTA_NS,
@@ -135,12 +136,6 @@ class LinkDown extends Error {}
 const CSTA_NAMESPACE = /\/ecma-323\/csta\/ed[2-5]\/?$/;
 
 const silent: LinkLog = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** Compare extension numbers: numerically when both are digits, else as text. */
-export function compareNumbers(a: string, b: string): number {
-  if (/^\d+$/.test(a) && /^\d+$/.test(b) && a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 export class CstaLink {
   #o: Required<Omit<CstaLinkOptions, 'user' | 'password' | 'capacity' | 'pbxDomain' | 'backoff'>> & Pick<CstaLinkOptions, 'user' | 'password' | 'capacity' | 'pbxDomain'>;

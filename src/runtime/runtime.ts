@@ -32,6 +32,7 @@ import { checkRules } from '../validate/rules.js';
 import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
 import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues, type SecretSlot } from './crypto.js';
 import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
+import { EXTENSION_KINDS } from '../model/extensions.js';
 import { PbxLinksEngine, type ExtensionQuery, type ExtensionStatus, type LinkStatus } from './engines/pbx-links.js';
 import { AuditEncoder, COMPRESS_ABOVE, DB_FILE, encodeAudit, jsonOf, Store, type AuditInput, type EncodedAudit, type ResourceRow } from './store.js';
 import {
@@ -323,7 +324,7 @@ export class Runtime implements RuntimeCore {
     const running = this.#host.running('pbx-links');
     if (running instanceof PbxLinksEngine) return running;
     this.#refresh();
-    return PbxLinksEngine.offline(this.#liveOf(['PbxLink', 'User', 'IntercomGroup', 'CallQueue', 'BotGroup']));
+    return PbxLinksEngine.offline(this.#liveOf(EXTENSION_KINDS));
   }
 
   impact(changes: readonly Change[]): ChangeImpact[] {

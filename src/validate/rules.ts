@@ -11,6 +11,7 @@ import { error, warning, type NodePath, type PendingDiagnostic } from '../diagno
 import { fieldRef } from '../config/parse.js';
 import type { KindName } from '../model/kinds.js';
 import { all, get, type DesiredState, type Resource } from '../model/resource.js';
+import { compareNumbers, EXTENSION_KINDS, expandNumbers, supervision } from '../model/extensions.js';
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
 import { closest } from '../util/suggest.js';
@@ -169,6 +170,16 @@ function checkDevicesAndLinks(ctx: RuleContext): void {
     if (b.protocol === 'vtixml' && b.port !== undefined && b.port !== 3199) {
       ctx.warning('vtixml-port', `VTI-XML link uses port ${String(b.port)}; the manual says never to change the default 3199 (§3.3.3)`, l, ['port']);
     }
+    if (b.protocol === 'csta') {
+      const name = String(b.name);
+      if (b.ip === undefined && !(typeof b.pbxType === 'string' && /device/i.test(b.pbxType))) {
+        ctx.error('csta-link-ip', `CSTA link '${name}' has no ip: the server connects to the PBX at ip:port, so give the PBX's address (only snom DEVICE links, where the phones connect to the server, go without)`, l, ['port']);
+      }
+      if ((b.username === undefined) !== (b.password === undefined)) {
+        const [has, lacks] = b.username === undefined ? ['password', 'username'] : ['username', 'password'];
+        ctx.error('csta-credentials', `CSTA link '${name}' has a ${has} but no ${lacks}: the application session sends both; give both, or neither for a PBX that asks for none`, l, [has]);
+      }
+    }
     if (b.protocol === 'sip') {
       const first = sipPerDomain.get(b.domain as string);
       if (first) {
@@ -198,11 +209,31 @@ function checkDevicesAndLinks(ctx: RuleContext): void {
       }
     });
   }
+  checkCapacity(ctx);
   for (const bot of all(ctx.state, 'BotGroup')) {
     const domain = (bot.body as Body).domain as string;
     if (!sipPerDomain.has(domain)) {
       ctx.error('bot-needs-sip', `bot group '${String((bot.body as Body).name)}' needs the SIP connection of domain '${domain}' to register its extensions (§9.5): add a PbxLink with protocol sip to that domain`, bot, ['domain']);
     }
+  }
+}
+
+/** A link carrying more extensions than its capacity: the highest numbers will not be supervised. */
+function checkCapacity(ctx: RuleContext): void {
+  const links = all(ctx.state, 'PbxLink').filter((l) => typeof (l.body as Body).capacity === 'number');
+  if (links.length === 0) return;
+  const model = supervision(EXTENSION_KINDS.flatMap((k) => all(ctx.state, k)));
+  for (const l of links) {
+    const capacity = (l.body as Body).capacity as number;
+    const carried = model.byLink.get(l.id) ?? [];
+    if (carried.length <= capacity) continue;
+    const left = [...carried].sort(compareNumbers).slice(capacity);
+    ctx.warning(
+      'link-capacity',
+      `PBX link '${String((l.body as Body).name)}' carries ${carried.length} extensions but its capacity is ${capacity}: ${left.length} will not be supervised (${left.length === 1 ? left[0] : `${left[0]} … ${left.at(-1)}`}, the highest numbers); raise capacity, or put devices on another link`,
+      l,
+      ['capacity'],
+    );
   }
 }
 
@@ -216,15 +247,6 @@ interface ExtensionUse {
 }
 
 /** `first`, `first+1`, … `count` numbers, keeping leading zeros; undefined if not numeric. */
-export function expandNumbers(first: string, count: number): string[] | undefined {
-  if (count <= 1) return [first];
-  if (!/^[0-9]+$/.test(first)) return undefined;
-  const start = BigInt(first);
-  const out: string[] = [];
-  for (let i = 0n; i < BigInt(count); i++) out.push((start + i).toString().padStart(first.length, '0'));
-  return out;
-}
-
 function checkExtensions(ctx: RuleContext): void {
   const used = new Map<string, ExtensionUse>(); // `${company}\0${number}`
   const claim = (r: Resource, path: NodePath, number: string, what: string) => {

@@ -34,6 +34,7 @@ export const PBX_LINK =
     name: pbx
     protocol: csta
     port: 3211
+    ip: 192.0.2.10
   `;
 
 /** Users alice (1001) and bruno (1002) of acme/paris on link pbx. */

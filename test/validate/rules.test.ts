@@ -414,6 +414,67 @@ const cases: Case[] = [
   },
 
   // -------------------------------------------------------------------------------------
+  // csta-link-ip
+  {
+    rule: 'csta-link-ip',
+    name: 'a snom DEVICE link goes without ip (the phones connect to the server)',
+    files: { 'links.yaml': header('PbxLink') + yaml`
+      domain: acme/paris
+      name: pbx
+      protocol: csta
+      port: 6010
+      pbxType: snom DEVICE
+    ` },
+    expect: [],
+  },
+  {
+    rule: 'csta-link-ip',
+    name: 'a CSTA link to a PBX without its address, at its port',
+    files: { 'links.yaml': header('PbxLink') + yaml`
+      domain: acme/paris
+      name: pbx
+      protocol: csta
+      port: 3211
+      pbxType: A5000
+    ` },
+    expect: ['links.yaml:6:7 csta-link-ip'],
+    message: ["CSTA link 'pbx' has no ip", "give the PBX's address"],
+  },
+
+  // -------------------------------------------------------------------------------------
+  // csta-credentials
+  {
+    rule: 'csta-credentials',
+    name: 'username and password together',
+    files: { 'links.yaml': PBX_LINK + 'username: tws\npassword: ${env:CSTA_PASSWORD}\n' },
+    env: { CSTA_PASSWORD: 'x-Pa55' },
+    expect: [],
+  },
+  {
+    rule: 'csta-credentials',
+    name: 'a username without password, at the username',
+    files: { 'links.yaml': PBX_LINK + 'username: tws\n' },
+    expect: ['links.yaml:8:11 csta-credentials'],
+    message: ["CSTA link 'pbx' has a username but no password", 'give both, or neither'],
+  },
+
+  // -------------------------------------------------------------------------------------
+  // link-capacity
+  {
+    rule: 'link-capacity',
+    name: 'a link carrying exactly its capacity',
+    files: { 'links.yaml': PBX_LINK + 'capacity: 2\n' },
+    expect: [],
+  },
+  {
+    rule: 'link-capacity',
+    name: 'a link carrying more than its capacity names the extensions left out (warning)',
+    files: { 'links.yaml': PBX_LINK + 'capacity: 1\n' },
+    expect: ['links.yaml:8:11 link-capacity'],
+    message: ["PBX link 'pbx' carries 2 extensions but its capacity is 1: 1 will not be supervised (1002, the highest numbers)", 'raise capacity'],
+  },
+
+  // -------------------------------------------------------------------------------------
   // device-link-protocol
   {
     rule: 'device-link-protocol',
@@ -1271,6 +1332,7 @@ describe('fixes from review', () => {
         name: pbx
         protocol: csta
         port: 3211
+        ip: 192.0.2.11
       `,
       'users.yaml': header('User') + yaml`
         domain: acme/paris

@@ -19,6 +19,7 @@ const link = (password: string) =>
     port: 3211
     username: tws
     password: ${password}
+    ip: 192.0.2.10
   `;
 
 /** acme/paris, the link (password from CSTA_PASSWORD) and alice, whose device uses the link. */

@@ -14,19 +14,16 @@
  * (address, port, credentials, PBX type or domain) is restarted alone; a new link starts, a
  * deleted one stops. The same model gives the impact of a planned change.
  */
-import { compareNumbers, type ExtensionState } from '../../csta/link.js';
+import type { ExtensionState } from '../../csta/link.js';
+import { compareNumbers, EXTENSION_KINDS, extensionsOf, supervision, type Extension, type Link, type LinkProtocol, type Supervision } from '../../model/extensions.js';
 import type { KindName } from '../../model/kinds.js';
-import { expandNumbers } from '../../validate/rules.js';
 import type { CommittedEvent } from '../core.js';
 import { childLog, type Engine, type EngineContext, type EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
 import { createDriver, type DriverOptions, type DriverStatus, type LinkDriver } from './link-drivers.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
 
-type Body = Readonly<Record<string, unknown>>;
-type LinkProtocol = 'vtixml' | 'csta' | 'sip';
 
-const DEVICE_PROTOCOL: Readonly<Record<string, LinkProtocol>> = { 'VTI-XML': 'vtixml', CSTA: 'csta', SIP: 'sip' };
 const DEFAULT_PORT: Readonly<Record<LinkProtocol, number | undefined>> = { vtixml: 3199, csta: undefined, sip: 5060 };
 /** Fields whose change makes a link reconnect. */
 const CONNECTION_FIELDS = ['protocol', 'ip', 'port', 'siteCluster', 'username', 'password', 'pbxType', 'pbxDomain'] as const;
@@ -70,99 +67,7 @@ export interface ExtensionQuery {
   readonly limit?: number;
 }
 
-/** One extension a resource asks the server to supervise. */
-export interface Extension {
-  readonly number: string;
-  readonly protocol: LinkProtocol | undefined;
-  /** Name of the link the device names, if any. */
-  readonly link: string | undefined;
-}
-
-/** The extensions a resource of a watched kind brings. */
-export function extensionsOf(kind: KindName, body: Body): Extension[] {
-  const out: Extension[] = [];
-  const add = (number: unknown, protocol: unknown, link: unknown, count: unknown = 1) => {
-    if (typeof number !== 'string' || number === '') return;
-    const numbers = expandNumbers(number, typeof count === 'number' && count > 1 ? count : 1) ?? [number];
-    const p = typeof protocol === 'string' ? DEVICE_PROTOCOL[protocol] : undefined;
-    for (const n of numbers) out.push({ number: n, protocol: p, link: typeof link === 'string' ? link : undefined });
-  };
-  const devices = (v: unknown) => (Array.isArray(v) ? (v.filter((d) => d && typeof d === 'object') as Body[]) : []);
-  switch (kind) {
-    case 'User':
-      for (const d of devices(body.devices)) add(d.number, d.protocol, d.link);
-      break;
-    case 'IntercomGroup':
-      for (const d of devices(body.devices)) add(d.number, d.protocol, undefined, d.count);
-      break;
-    case 'CallQueue':
-      add(body.number, body.protocol, undefined);
-      break;
-    case 'BotGroup':
-      add(body.firstNumber, body.protocol ?? 'SIP', undefined, body.count);
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
-interface Link {
-  readonly id: string;
-  readonly body: Body;
-  readonly domain: string;
-  readonly protocol: LinkProtocol | undefined;
-}
-
-interface Wanted {
-  readonly number: string;
-  readonly domain: string;
-  readonly protocol: LinkProtocol | undefined;
-  readonly owner: string;
-  readonly link: string | undefined;
-}
-
-/** Which link supervises which extensions, for a set of live resources. */
-export interface Supervision {
-  readonly links: ReadonlyMap<string, Link>;
-  readonly byLink: ReadonlyMap<string, readonly string[]>;
-  /** Every extension the configuration asks for, with its link when one can carry it. */
-  readonly extensions: readonly Wanted[];
-  /** Per company, how many extensions no link of their domain can supervise. */
-  readonly unsupervised: ReadonlyMap<string, number>;
-}
-
-export function supervision(resources: readonly LiveResource[]): Supervision {
-  const links = new Map<string, Link>();
-  for (const r of resources) {
-    if (r.kind !== 'PbxLink') continue;
-    const domain = String(r.body.domain);
-    links.set(r.id, { id: r.id, body: r.body, domain, protocol: r.body.protocol as LinkProtocol | undefined });
-  }
-  // The default link per domain and protocol: the first by name.
-  const byDomain = new Map<string, Link>();
-  for (const l of [...links.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const key = `${l.domain}\0${l.protocol}`;
-    if (!byDomain.has(key)) byDomain.set(key, l);
-  }
-  const byLink = new Map<string, string[]>([...links.keys()].map((id) => [id, []]));
-  const unsupervised = new Map<string, number>();
-  const extensions: Wanted[] = [];
-  for (const r of resources) {
-    if (r.kind === 'PbxLink') continue;
-    const domain = r.body.domain;
-    if (typeof domain !== 'string') continue;
-    for (const x of extensionsOf(r.kind, r.body)) {
-      const link = x.link !== undefined ? links.get(`${domain}/${x.link}`) : byDomain.get(`${domain}\0${x.protocol}`);
-      extensions.push({ number: x.number, domain, protocol: x.protocol, owner: `${r.kind} ${r.id}`, link: link?.id });
-      if (link) byLink.get(link.id)!.push(x.number);
-      else unsupervised.set(companyOfDomain(domain), (unsupervised.get(companyOfDomain(domain)) ?? 0) + 1);
-    }
-  }
-  return { links, byLink, extensions, unsupervised };
-}
-
-const WATCHED: readonly KindName[] = ['PbxLink', 'User', 'IntercomGroup', 'CallQueue', 'BotGroup'];
+const WATCHED = EXTENSION_KINDS;
 
 const portOf = (l: Link) => (typeof l.body.port === 'number' ? l.body.port : l.protocol ? DEFAULT_PORT[l.protocol] : undefined);
 const capacityOf = (l: Link) => (typeof l.body.capacity === 'number' ? l.body.capacity : undefined);

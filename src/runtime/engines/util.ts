@@ -3,6 +3,8 @@ import type { KindName } from '../../model/kinds.js';
 import { secretSlots, withValues } from '../crypto.js';
 import type { EngineContext } from '../engines.js';
 
+export { companyOfDomain } from '../../model/extensions.js';
+
 type Body = Readonly<Record<string, unknown>>;
 
 /** A body with every secret value replaced by its fingerprint, so a planned body compares with a live one. */
@@ -29,8 +31,3 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return ak.length === bk.length && ak.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-/** The company of a domain id (`company/domain`). */
-export function companyOfDomain(domain: string): string {
-  const i = domain.indexOf('/');
-  return i < 0 ? domain : domain.slice(0, i);
-}
