@@ -125,11 +125,11 @@ export interface SecretSlot {
   readonly value: string | SecretFingerprint;
 }
 
-/** Every secret slot of a body: string values and fingerprint objects at secret paths. */
-export function secretSlots(kind: KindName, body: unknown): SecretSlot[] {
+/** Every secret slot of a body: the values at secret paths that `accept` takes (by default string values and fingerprint objects). */
+export function secretSlots(kind: KindName, body: unknown, accept: (v: unknown) => boolean = (v) => typeof v === 'string' || isSecretFingerprint(v)): SecretSlot[] {
   const pats = secretPatternsOf(kind);
   if (pats.length === 0) return NO_SLOTS;
-  const out = valuesAt(body, pats, (v) => typeof v === 'string' || isSecretFingerprint(v)) as SecretSlot[];
+  const out = valuesAt(body, pats, accept) as SecretSlot[];
   return out.length === 0 ? NO_SLOTS : out;
 }
 

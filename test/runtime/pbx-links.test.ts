@@ -122,7 +122,18 @@ describe('pbx-links engine', () => {
     expect(c.stats.connectionsAccepted).toBe(1);
   });
 
-  it('reports capacity overflow and a link deletion stops its supervision', async () => {
+  it("tells a plan that a capacity change stops the highest numbers, and that a planned secret with the live fingerprint is no change", async () => {
+    const rt = await runtime();
+    rt.apply(changeSet(0, config(1))); // nothing listens on port 1: impact needs no connection
+    const pbx = rt.get('PbxLink', 'acme/paris/pbx')!;
+    // As a plan sends it: the secret as its fingerprint plus where the value comes from.
+    const planned = { ...pbx.body, password: { $secret: rt.fingerprint([CSTA_PASSWORD])[0], ref: { env: 'CSTA_PASSWORD' } }, capacity: 3 };
+    expect(rt.impact([{ action: 'update', kind: 'PbxLink', id: pbx.id, body: planned }])).toEqual([{ index: 0, facts: [{ type: 'supervision-stop', engine: 'pbx-links', extensions: ['1004', '1005'] }] }]);
+    const rotated = { ...planned, password: { $secret: rt.fingerprint(['another'])[0], ref: { env: 'CSTA_PASSWORD' } }, capacity: 100 };
+    expect(rt.impact([{ action: 'update', kind: 'PbxLink', id: pbx.id, body: rotated }])[0]?.facts).toEqual([{ type: 'restart', engine: 'pbx-links', target: 'PbxLink acme/paris/pbx', reason: 'password changed: the link reconnects', extensionsInterrupted: 5 }]);
+  });
+
+  it('reports the extensions over capacity, with the reason', async () => {
     const sim = await simulator({ credentials: { user: 'tws', password: CSTA_PASSWORD } });
     const rt = await runtime();
     const changes = config(sim.port).map((c) => (c.action === 'create' && c.kind === 'PbxLink' ? { ...c, body: { ...c.body, capacity: 3 } } : c));

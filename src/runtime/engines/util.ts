@@ -7,13 +7,18 @@ export { companyOfDomain } from '../../model/extensions.js';
 
 type Body = Readonly<Record<string, unknown>>;
 
-/** A body with every secret value replaced by its fingerprint, so a planned body compares with a live one. */
+/**
+ * A body with every secret as the live state shows it, `{ $secret: fingerprint }`, so a planned
+ * body compares with a live one: a clear value is fingerprinted; a planned secret keeps only its
+ * fingerprint (a plan also records where the value comes from, its `ref`).
+ */
 export function comparable(kind: KindName, body: Body, ctx: EngineContext): Body {
-  const values = secretSlots(kind, body).filter((s) => typeof s.value === 'string');
-  if (values.length === 0) return body;
+  const planned = (v: unknown): v is { $secret: string } => typeof v === 'object' && v !== null && typeof (v as { $secret?: unknown }).$secret === 'string' && Object.keys(v).length > 1;
+  const slots = secretSlots(kind, body, (v) => typeof v === 'string' || planned(v));
+  if (slots.length === 0) return body;
   return withValues(
     body,
-    values.map((s) => [s.path, { $secret: ctx.fingerprint(s.value as string) }] as const),
+    slots.map((s) => [s.path, { $secret: typeof s.value === 'string' ? ctx.fingerprint(s.value) : (s.value as { $secret: string }).$secret }] as const),
   );
 }
 
