@@ -54,6 +54,7 @@ const EXTENSION_STATUS = {
     company: { type: 'string' },
     domain: { type: 'string' },
     link: { type: 'string' },
+    siteCluster: { type: 'string', description: 'Site and cluster of its VTI-XML link.' },
     protocol: { enum: ['csta', 'vtixml', 'sip'] },
     type: { enum: ['CTI', 'VOIP', 'unknown'] },
     owner: { type: 'string', description: '`Kind id` of the resource the extension comes from.' },

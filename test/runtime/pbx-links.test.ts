@@ -162,7 +162,7 @@ describe('pbx-links engine', () => {
     await until(() => link(rt, 'acme/paris/a5000').reachable === true, 'probe');
     expect(link(rt, 'acme/paris/a5000')).toMatchObject({ state: 'unavailable', connected: false, current: 0, wanted: 1, siteCluster: '5.2', total: 500 });
     expect(link(rt, 'acme/paris/a5000').message).toMatch(/VTI-XML protocol driver not available.*accepts TCP connections/);
-    expect(rt.extensions()[0]).toMatchObject({ extension: '3001', supervision: 'disconnected', type: 'CTI' });
+    expect(rt.extensions()[0]).toMatchObject({ extension: '3001', link: 'acme/paris/a5000', siteCluster: '5.2', supervision: 'disconnected', type: 'CTI' });
     expect(rt.extensions()[0]?.error).toMatch(/VTI-XML protocol driver not available/);
   });
 

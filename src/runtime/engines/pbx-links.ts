@@ -52,6 +52,8 @@ export interface ExtensionStatus extends ExtensionState {
   readonly domain: string;
   /** The link supervising it (`company/domain/name`); absent when no link of its domain can. */
   readonly link?: string;
+  /** Site and cluster of its VTI-XML link (`site.cluster`), as the manual's screen shows them. */
+  readonly siteCluster?: string;
   readonly protocol: string | undefined;
   /** CTI (VTI-XML, CSTA) or VOIP (SIP), as the manual's screen shows it. */
   readonly type: 'CTI' | 'VOIP' | 'unknown';
@@ -240,12 +242,15 @@ export class PbxLinksEngine implements Engine {
       const company = companyOfDomain(x.domain);
       if (!inRange(x.number) || (query.link !== undefined && x.link !== query.link) || (query.company !== undefined && company !== query.company) || !canSee(company)) continue;
       const state = x.link !== undefined ? stateOf(x.link, x.number) : undefined;
-      const protocol = x.link !== undefined ? m.links.get(x.link)?.protocol : x.protocol;
+      const carrier = x.link !== undefined ? m.links.get(x.link) : undefined;
+      const protocol = carrier ? carrier.protocol : x.protocol;
+      const siteCluster = carrier ? str(carrier.body.siteCluster) : undefined;
       out.push({
         extension: x.number,
         company,
         domain: x.domain,
         ...(x.link !== undefined ? { link: x.link } : {}),
+        ...(siteCluster !== undefined ? { siteCluster } : {}),
         protocol,
         type: protocol ? TYPE[protocol] : 'unknown',
         owner: x.owner,
