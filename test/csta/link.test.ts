@@ -3,23 +3,16 @@
  * supervision within capacity, events, configuration changes, and every way a switch can fail
  * (broken framing, truncated XML, oversized frames, silence, restart).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { encodeFrame, FrameDecoder, type Frame } from '../../src/csta/frame.js';
 import { CSTA_NS, buildMessage, parseMessage, systemStatus } from '../../src/csta/messages.js';
 import { CstaLink, type CstaLinkOptions, type ExtensionState, type LinkLog } from '../../src/csta/link.js';
 import { PbxSimulator, type SimulatorOptions } from '../../src/csta/simulator.js';
+import { cleanups, startSimulator } from './helpers.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()!();
-});
-
-async function simulator(options: SimulatorOptions = {}): Promise<PbxSimulator> {
-  const sim = await PbxSimulator.start(options);
-  cleanup.push(() => sim.close());
-  return sim;
-}
+const cleanup = cleanups();
+const simulator = (options: SimulatorOptions = {}): Promise<PbxSimulator> => startSimulator(cleanup, options);
 
 interface Logged {
   readonly level: string;

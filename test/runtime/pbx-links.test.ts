@@ -6,8 +6,9 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PbxSimulator, type SimulatorOptions } from '../../src/csta/simulator.js';
+import { cleanups, startSimulator } from '../csta/helpers.js';
 import { main } from '../../src/cli/main.js';
 import { PbxLinksEngine } from '../../src/runtime/engines/pbx-links.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
@@ -17,16 +18,8 @@ import { createLogger } from '../../src/server/serve.js';
 import { TokenStore } from '../../src/server/tokens.js';
 import { CSTA_PASSWORD, changeSet, creates, find, open, quickstart, tempDir } from './helpers.js';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()!();
-});
-
-async function simulator(options: SimulatorOptions = {}): Promise<PbxSimulator> {
-  const sim = await PbxSimulator.start(options);
-  cleanup.push(() => sim.close());
-  return sim;
-}
+const cleanup = cleanups();
+const simulator = (options: SimulatorOptions = {}): Promise<PbxSimulator> => startSimulator(cleanup, options);
 
 async function runtime(dir = tempDir()): Promise<Runtime> {
   const rt = await open(dir, { engines: [new PbxLinksEngine({ csta: { backoff: { initialMs: 50, maxMs: 200 }, requestTimeoutMs: 2000 }, probeIntervalMs: 100, probeTimeoutMs: 500 })] });
