@@ -4,9 +4,10 @@
  * the same simulator.
  *
  * 1. Supervision: from `start()` to BENCH_CSTA_EXTENSIONS (default 5,000) extensions monitored
- *    (TCP connect, SystemRegister, one MonitorStart each, 100 in flight). Floor: a bare client
- *    that sends the same MonitorStart frames with the same window and only counts the answers'
- *    frames (no XML parsing, no state).
+ *    (TCP connect, SystemRegister, one MonitorStart each, 100 in flight), and to every
+ *    extension's state known (one SnapshotDevice each, pipelined beside the MonitorStarts).
+ *    Floor: a bare client that sends the same MonitorStart and SnapshotDevice frames with the
+ *    same windows and only counts the answers' frames (no XML parsing, no state).
  * 2. Events: the simulator floods BENCH_CSTA_EVENTS (default 200,000) Delivered / Established /
  *    ConnectionCleared events over the monitored devices; time until the link has applied them
  *    all to its extensions. Floor: the simulator's raw frame throughput to the bare client on the
@@ -18,7 +19,7 @@
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from '../src/csta/frame.js';
 import { CstaLink } from '../src/csta/link.js';
-import { CSTA_NS, eventOf, monitorStart, parseMessage, systemStatusResponse } from '../src/csta/messages.js';
+import { CSTA_NS, eventOf, monitorStart, parseMessage, snapshotDevice, systemStatusResponse } from '../src/csta/messages.js';
 import { PbxSimulator } from '../src/csta/simulator.js';
 import { ms, table } from './util.js';
 
@@ -58,23 +59,25 @@ class BareClient {
     });
   }
 
-  /** Monitor every number, `WINDOW` in flight, counting answers. */
+  /** MonitorStart then SnapshotDevice for every number (the link's frames), `2 × WINDOW` in flight, counting answers. */
   monitorAll(list: readonly string[]): Promise<void> {
+    const requests = list.length * 2;
     return new Promise((resolve) => {
       let sent = 0;
       let answered = 0;
       const send = () => {
         const id = (sent % 9998) + 1;
-        this.socket.write(encodeFrame(id, monitorStart(CSTA_NS.ed4, list[sent]!)));
+        const device = list[sent >> 1]!;
+        this.socket.write(encodeFrame(id, sent % 2 === 0 ? monitorStart(CSTA_NS.ed4, device) : snapshotDevice(CSTA_NS.ed4, device)));
         sent++;
       };
       this.#onFrame = (invokeId) => {
         if (invokeId === 9999) return;
         answered++;
-        if (sent < list.length) send();
-        if (answered === list.length) resolve();
+        if (sent < requests) send();
+        if (answered === requests) resolve();
       };
-      while (sent < Math.min(WINDOW, list.length)) send();
+      while (sent < Math.min(2 * WINDOW, requests)) send();
     });
   }
 
@@ -108,6 +111,7 @@ function waitFor(check: () => boolean): Promise<void> {
 
 const supFloor: number[] = [];
 const supLink: number[] = [];
+const supKnown: number[] = [];
 const evFloor: number[] = [];
 const evParse: number[] = [];
 const evLink: number[] = [];
@@ -143,6 +147,8 @@ for (let run = 0; run < RUNS; run++) {
     link.start();
     await waitFor(() => link.status().current === EXTENSIONS);
     supLink.push(performance.now() - t);
+    await waitFor(() => { for (const [, e] of link.extensions()) if (e.callState === 'unknown') return false; return true; });
+    supKnown.push(performance.now() - t);
     const before = link.status().events;
     t = performance.now();
     await sim.flood(EVENTS);
@@ -155,12 +161,13 @@ for (let run = 0; run < RUNS; run++) {
   }
 }
 
-const [sf, sl, ef, ep, el] = [median(supFloor), median(supLink), median(evFloor), median(evParse), median(evLink)];
+const [sf, sl, sk, ef, ep, el] = [median(supFloor), median(supLink), median(supKnown), median(evFloor), median(evParse), median(evLink)];
 console.log(`\nCSTA link, ${EXTENSIONS.toLocaleString('en-US')} extensions, ${EVENTS.toLocaleString('en-US')} events, loopback TCP, median of ${RUNS} runs\n`);
 console.log(
   table([
     ['measure', 'floor (bare client, same socket)', 'link', 'ratio'],
     [`bring ${EXTENSIONS.toLocaleString('en-US')} extensions under supervision`, `${ms(sf)} (${rate(EXTENSIONS, sf)})`, `${ms(sl)} (${rate(EXTENSIONS, sl)})`, `${(sl / sf).toFixed(2)}×`],
+    ['  … and every state known (SnapshotDevice answered)', '', `${ms(sk)} (${rate(EXTENSIONS, sk)})`, `${(sk / sf).toFixed(2)}×`],
     ['events: simulator raw frames → counted', `${ms(ef)} (${rate(EVENTS, ef)})`, '', ''],
     ['events: + XML parse (saxes, no state)', `${ms(ep)} (${rate(EVENTS, ep)})`, '', `${(ep / ef).toFixed(2)}× raw`],
     ['events processed by the link (state per extension)', '', `${ms(el)} (${rate(EVENTS, el)})`, `${(el / ef).toFixed(2)}× raw, ${(el / ep).toFixed(2)}× parse`],

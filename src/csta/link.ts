@@ -34,6 +34,8 @@ import {
   monitorStop,
   parseMessage,
   resetApplicationSessionTimer,
+  snapshotDevice,
+  snapshotStateOf,
   startApplicationSession,
   stopApplicationSession,
   systemRegister,
@@ -74,6 +76,12 @@ export interface CstaLinkOptions {
   readonly window?: number;
   /** Session duration asked for, seconds (default 600). */
   readonly sessionDuration?: number;
+  /**
+   * After each MonitorStart, ask the device's current calls (`SnapshotDevice`) so its state is
+   * right from the start, not only after its next event (default true). A switch that refuses
+   * snapshots is not asked again on that connection; states then start `idle`.
+   */
+  readonly snapshot?: boolean;
   /** Without a session, how long to wait for the switch's greeting (its SystemStatus) before registering (default 1,000 ms). */
   readonly greetingMs?: number;
   readonly log?: LinkLog;
@@ -121,6 +129,8 @@ interface Ext {
   xref: string | undefined;
   lastEvent: ExtensionState['lastEvent'];
   error: string | undefined;
+  /** Events applied to it: a snapshot answer older than the last event is ignored. */
+  events: number;
 }
 
 interface Pending {
@@ -179,6 +189,12 @@ export class CstaLink {
   /** Set when slots must be handed out again (extensions added or removed, a slot freed while some are over capacity). */
   #queueDirty = true;
   #overCapacity = false;
+  /** Monitored extensions waiting for their SnapshotDevice, and how many are in flight. */
+  #snapshots: string[] = [];
+  #snapshotAt = 0;
+  #snapshotsInFlight = 0;
+  /** False once the switch refused a snapshot on this connection. */
+  #snapshotsWork = true;
 
   constructor(options: CstaLinkOptions) {
     this.#o = {
@@ -191,6 +207,7 @@ export class CstaLink {
       window: 100,
       sessionDuration: 600,
       greetingMs: 1000,
+      snapshot: true,
       log: silent,
       now: () => new Date(),
       ...options,
@@ -264,7 +281,7 @@ export class CstaLink {
     }
     for (const n of wanted) {
       if (this.#ext.has(n)) continue;
-      this.#ext.set(n, { supervision: this.#state === 'up' ? 'pending' : 'disconnected', callState: 'unknown', xref: undefined, lastEvent: undefined, error: undefined });
+      this.#ext.set(n, { supervision: this.#state === 'up' ? 'pending' : 'disconnected', callState: 'unknown', xref: undefined, lastEvent: undefined, error: undefined, events: 0 });
       this.#queueDirty = true;
     }
     if (this.#state === 'up') this.#pump();
@@ -508,6 +525,10 @@ export class CstaLink {
     this.#queue = [];
     this.#queueAt = 0;
     this.#queueDirty = true;
+    this.#snapshots = [];
+    this.#snapshotAt = 0;
+    this.#snapshotsInFlight = 0;
+    this.#snapshotsWork = true;
     for (const e of this.#ext.values()) {
       e.supervision = 'disconnected';
       e.xref = undefined;
@@ -530,7 +551,11 @@ export class CstaLink {
     this.#socket?.write(encodeFrame(invokeId, xml));
   }
 
-  #request(name: string, xml: string, timeoutMs = this.#o.requestTimeoutMs): Promise<CstaMessage> {
+  /**
+   * Send a request; resolves with its answer. Unanswered after `timeoutMs`, the link is dead
+   * (`optional`: only this request fails — for what a switch may silently not implement).
+   */
+  #request(name: string, xml: string, timeoutMs = this.#o.requestTimeoutMs, optional = false): Promise<CstaMessage> {
     const socket = this.#socket;
     if (!socket || socket.destroyed) return Promise.reject(new LinkDown('not connected'));
     if (this.#pending.size >= 9998) return Promise.reject(new LinkDown('no free invoke id'));
@@ -540,7 +565,7 @@ export class CstaLink {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new LinkDown(`no answer to ${name} within ${timeoutMs} ms`));
-        if (generation === this.#generation) this.#down(`the switch did not answer ${name} within ${timeoutMs} ms`);
+        if (generation === this.#generation && !optional) this.#down(`the switch did not answer ${name} within ${timeoutMs} ms`);
       }, timeoutMs);
       timer.unref();
       this.#pending.set(id, { name, resolve, reject, timer });
@@ -594,6 +619,7 @@ export class CstaLink {
       this.#pump();
       return;
     }
+    e.events++;
     if (ev.state !== undefined) e.callState = ev.state;
     e.lastEvent = { name: ev.event, at: this.#o.now().toISOString(), ...(ev.cause !== undefined ? { cause: ev.cause } : {}) };
     this.#notify();
@@ -651,8 +677,7 @@ export class CstaLink {
     this.#inFlight++;
     this.#inFlightFor.add(number);
     const generation = this.#generation;
-    const device = this.#o.pbxDomain ? `sip:${number}@${this.#o.pbxDomain}` : number;
-    this.#request('MonitorStart', monitorStart(this.#ns, device))
+    this.#request('MonitorStart', monitorStart(this.#ns, this.#device(number)))
       .then((answer) => {
         if (generation !== this.#generation) return;
         this.#inFlight--;
@@ -669,8 +694,12 @@ export class CstaLink {
         if (xref !== undefined && xref !== '') {
           e.supervision = 'monitored';
           e.xref = xref;
-          e.callState = 'idle';
           this.#byXref.set(xref, number);
+          if (this.#o.snapshot && this.#snapshotsWork) {
+            e.callState = 'unknown';
+            this.#snapshots.push(number);
+            this.#pumpSnapshots();
+          } else e.callState = 'idle';
         } else {
           const err = errorOf(answer);
           e.supervision = 'refused';
@@ -683,6 +712,45 @@ export class CstaLink {
       .catch(() => {
         // The connection is going down; the reconnect asks again.
       });
+  }
+
+  /** Keep `window` SnapshotDevice requests in flight for the extensions just monitored. */
+  #pumpSnapshots(): void {
+    const generation = this.#generation;
+    while (this.#snapshotsInFlight < this.#o.window && this.#snapshotAt < this.#snapshots.length) {
+      const number = this.#snapshots[this.#snapshotAt++]!;
+      const e = this.#ext.get(number);
+      if (!e || e.supervision !== 'monitored') continue;
+      if (!this.#snapshotsWork) {
+        if (e.callState === 'unknown' && e.events === 0) e.callState = 'idle';
+        continue;
+      }
+      const seen = e.events;
+      this.#snapshotsInFlight++;
+      const answered = (answer: CstaMessage | undefined) => {
+        if (generation !== this.#generation) return;
+        this.#snapshotsInFlight--;
+        const state = answer && snapshotStateOf(answer);
+        if (state === undefined && this.#snapshotsWork) {
+          this.#snapshotsWork = false;
+          this.#log.info({ answer: answer ? (errorOf(answer)?.value ?? answer.name) : 'none' }, 'the switch does not answer SnapshotDevice: extension states start idle and follow events');
+        }
+        // An event that came in meanwhile is newer than the snapshot.
+        if (this.#ext.get(number) === e && e.supervision === 'monitored' && e.events === seen) e.callState = state ?? 'idle';
+        this.#pumpSnapshots();
+      };
+      // Unanswered (a switch may ignore what it does not implement): no state from it, the link stays up.
+      this.#request('SnapshotDevice', snapshotDevice(this.#ns, this.#device(number)), this.#o.requestTimeoutMs, true).then(answered, () => answered(undefined));
+    }
+    if (this.#snapshotAt > 1024 && this.#snapshotAt * 2 > this.#snapshots.length) {
+      this.#snapshots = this.#snapshots.slice(this.#snapshotAt);
+      this.#snapshotAt = 0;
+    }
+    this.#notify();
+  }
+
+  #device(number: string): string {
+    return this.#o.pbxDomain ? `sip:${number}@${this.#o.pbxDomain}` : number;
   }
 
   #setState(state: LinkState, message: string | undefined): void {

@@ -252,6 +252,40 @@ export interface CstaEvent {
   readonly state: CallState | undefined;
 }
 
+/** Vendor `simpleCallDetailedState` values (OpenScape: `callEstablished`, …) by what they contain. */
+const DETAILED_STATE: readonly (readonly [RegExp, CallState])[] = [
+  [/held|hold/i, 'held'],
+  [/established|connected|active/i, 'busy'],
+  [/delivered|alerting|ringing|offered/i, 'ringing'],
+  [/initiated|dialing|originated/i, 'dialing'],
+  [/queued/i, 'calling'],
+  [/null|cleared|idle/i, 'idle'],
+];
+
+/** When a device is in several calls, the one that matters most to its presence. */
+const PRECEDENCE: readonly CallState[] = ['busy', 'held', 'ringing', 'dialing', 'calling', 'idle'];
+
+/**
+ * The device state a `SnapshotDeviceResponse` gives: one `snapshotDeviceResponseInfo` per call
+ * the device is in, each with its `localCallState` — ECMA-323's `compoundCallState` list of
+ * `localConnectionState`s (the device's own first), or a vendor `simpleCallDetailedState`.
+ * No call: `idle`. Undefined when the answer is not a snapshot.
+ */
+export function snapshotStateOf(msg: CstaMessage): CallState | undefined {
+  if (msg.name !== 'SnapshotDeviceResponse') return undefined;
+  const data = child(child(msg.body, 'crossRefIDorSnapshotData'), 'snapshotData');
+  const infos = data === undefined || typeof data === 'string' ? [] : ([] as XmlNode[]).concat((data.snapshotDeviceResponseInfo as XmlNode | XmlNode[] | undefined) ?? []);
+  const states = infos.map((info): CallState => {
+    const local = child(info, 'localCallState');
+    const compound = textAt(local, 'compoundCallState', 'localConnectionState');
+    if (compound !== undefined) return LOCAL_CONNECTION_STATE[compound] ?? 'unknown';
+    const detailed = textAt(local, 'simpleCallDetailedState') ?? textAt(local, 'simpleCallState');
+    return DETAILED_STATE.find(([re]) => detailed !== undefined && re.test(detailed))?.[1] ?? 'unknown';
+  });
+  if (states.length === 0) return 'idle';
+  return PRECEDENCE.find((p) => states.includes(p)) ?? 'unknown';
+}
+
 /** An unsolicited event (`…Event` with a `monitorCrossRefID`), or undefined. */
 export function eventOf(msg: CstaMessage): CstaEvent | undefined {
   if (!msg.name.endsWith('Event')) return undefined;
@@ -311,6 +345,10 @@ export function stopApplicationSession(sessionId: string): string {
 
 export function monitorStart(ns: string, device: string): string {
   return buildMessage('MonitorStart', ns, { monitorObject: { deviceObject: device } });
+}
+
+export function snapshotDevice(ns: string, device: string): string {
+  return buildMessage('SnapshotDevice', ns, { snapshotObject: device });
 }
 
 export function monitorStop(ns: string, monitorCrossRefId: string): string {

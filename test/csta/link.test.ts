@@ -62,6 +62,8 @@ describe('CSTA link', () => {
     await until(l, () => l.status().current === 50, '50 monitored');
     expect(l.status()).toMatchObject({ state: 'up', connected: true, current: 50, wanted: 50, pending: 0, connects: 1 });
     expect(sim.monitored().size).toBe(50);
+    // Each state comes from the device's snapshot: unknown until it answers, then idle.
+    await until(l, () => [...l.extensions()].every(([, e]) => e.callState === 'idle'), 'every snapshot answered');
     expect(ext(l, '2001')).toMatchObject({ supervision: 'monitored', callState: 'idle' });
 
     const call = sim.call('2001', '2002');
@@ -77,6 +79,27 @@ describe('CSTA link', () => {
     expect(ext(l, '2003')).toMatchObject({ supervision: 'monitored', callState: 'idle' });
     expect(ext(l, '2003')?.lastEvent).toBeUndefined();
     expect(l.status().events).toBeGreaterThanOrEqual(6);
+  });
+
+  it('takes the calls in progress when it starts from each device\'s snapshot, then follows events', async () => {
+    const sim = await simulator();
+    const talking = sim.call('2001', '2002');
+    sim.answer(talking);
+    const ringing = sim.call('2003', '2004');
+    const { link: l } = link(sim);
+    l.setExtensions(range(2001, 5));
+    l.start();
+    await until(l, () => [...l.extensions()].every(([, e]) => e.callState !== 'unknown'), 'every snapshot answered');
+    expect([...l.extensions()].map(([n, e]) => [n, e.callState])).toEqual([
+      ['2001', 'busy'],
+      ['2002', 'busy'],
+      ['2003', 'busy'],
+      ['2004', 'ringing'],
+      ['2005', 'idle'],
+    ]);
+    sim.hangup(ringing);
+    await until(l, () => ext(l, '2004')?.callState === 'idle', 'the ringing call cleared');
+    expect(ext(l, '2001')?.callState).toBe('busy');
   });
 
   it('starts an ECMA-354 session with the credentials, and reports a refused one', async () => {
@@ -114,11 +137,14 @@ describe('CSTA link', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-    const l = new CstaLink({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    const l = new CstaLink({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, requestTimeoutMs: 300 });
     cleanup.push(() => l.stop());
     l.setExtensions(['2000']);
     l.start();
     await until(l, () => l.status().current === 1, 'monitored by the bare switch');
+    // It ignores SnapshotDevice: the state falls back to idle and the link stays up.
+    await until(l, () => ext(l, '2000')?.callState === 'idle', 'the unanswered snapshot given up');
+    expect(l.status()).toMatchObject({ state: 'up', connects: 1 });
     const messages = received.map((f) => ({ id: f.invokeId, ...parseMessage(f.xml) }));
     expect(messages.find((m) => m.name === 'SystemStatusResponse')).toMatchObject({ id: 42, namespace: CSTA_NS.ed2 });
     expect(messages.filter((m) => m.name === 'SystemRegister' || m.name === 'MonitorStart').map((m) => m.namespace)).toEqual([CSTA_NS.ed2, CSTA_NS.ed2]);

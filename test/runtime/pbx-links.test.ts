@@ -52,7 +52,7 @@ describe('pbx-links engine', () => {
     const sim = await simulator({ credentials: { user: 'tws', password: CSTA_PASSWORD } });
     const rt = await runtime();
     expect(rt.apply(changeSet(0, config(sim.port))).ok).toBe(true);
-    await until(() => link(rt, 'acme/paris/pbx').current === 5, 'five extensions supervised');
+    await until(() => link(rt, 'acme/paris/pbx').current === 5 && rt.extensions().every((x) => x.callState !== 'unknown'), 'five extensions supervised, their snapshots answered');
     expect(link(rt, 'acme/paris/pbx')).toMatchObject({ host: '127.0.0.1', port: sim.port, connected: true, current: 5, total: 100, wanted: 5, state: 'up', company: 'acme', domain: 'acme/paris' });
     expect([...sim.monitored().keys()].sort()).toEqual(['1001', '1002', '1003', '1004', '1005']);
 
