@@ -2,6 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   APPL_SESSION_NS,
+  buildMessage,
+  snapshotDevice,
+  snapshotStateOf,
   CSTA_NS,
   CstaXmlError,
   connectionClearedEvent,
@@ -114,5 +117,19 @@ describe('builders', () => {
     const pos = parseMessage(startApplicationSessionPosResponse('009968951', CSTA_NS.ed4, 600));
     expect(textAt(pos.body, 'sessionID')).toBe('009968951');
     expect(textAt(pos.body, 'actualSessionDuration')).toBe('600');
+  });
+
+  it('reads a device snapshot: no call is idle, ECMA-323 compound states and vendor detailed states, busy first', () => {
+    const snapshot = (infos: unknown[] | '') => parseMessage(buildMessage('SnapshotDeviceResponse', CSTA_NS.ed4, { crossRefIDorSnapshotData: { snapshotData: infos === '' ? '' : { snapshotDeviceResponseInfo: infos } } }));
+    const compound = (callID: string, state: string) => ({ connectionIdentifier: { callID, deviceID: '2001' }, localCallState: { compoundCallState: { localConnectionState: state } } });
+    expect(snapshotStateOf(snapshot(''))).toBe('idle');
+    expect(snapshotStateOf(snapshot([compound('1', 'alerting')]))).toBe('ringing');
+    expect(snapshotStateOf(snapshot([compound('1', 'hold'), compound('2', 'connected')]))).toBe('busy');
+    expect(snapshotStateOf(snapshot([compound('1', 'hold'), compound('2', 'alerting')]))).toBe('held');
+    // OpenScape writes simpleCallDetailedState (e.g. callEstablished).
+    expect(snapshotStateOf(snapshot([{ connectionIdentifier: { callID: '1' }, localCallState: { simpleCallDetailedState: 'callEstablished' } }]))).toBe('busy');
+    expect(snapshotStateOf(snapshot([{ connectionIdentifier: { callID: '1' }, localCallState: { simpleCallDetailedState: 'callDelivered' } }]))).toBe('ringing');
+    expect(snapshotStateOf(parseMessage('<CSTAErrorCode><operation>serviceNotSupported</operation></CSTAErrorCode>'))).toBeUndefined();
+    expect(snapshotDevice(CSTA_NS.ed5, '455455@ser.intern.snom.de')).toContain(`<SnapshotDevice xmlns="${CSTA_NS.ed5}"><snapshotObject>455455@ser.intern.snom.de</snapshotObject></SnapshotDevice>`);
   });
 });
