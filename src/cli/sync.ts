@@ -153,16 +153,17 @@ export async function statusCommand(opts: StatusOptions, io: CliIo): Promise<num
   const rt = await Runtime.open(opts.dataDir, { startEngines: false });
   try {
     const status = rt.status();
-    const syncs = (kind: 'UserImport' | 'Directory') => rt
-      .state()
-      .resources.filter((r) => r.kind === kind)
+    const { scheduleOf } = await import('../runtime/engines/sync-schedules.js');
+    const resources = rt.state().resources;
+    const parameters = resources.filter((r) => r.kind === 'ApplicationParameter');
+    const syncs = (kind: 'UserImport' | 'Directory') => resources
+      .filter((r) => r.kind === kind)
       .map((r) => {
-        const s = (r.body.schedule ?? r.body.sync ?? {}) as Record<string, unknown>;
         const last = runHistory(rt.dataDir, kind, r.id)[0];
         const { changes: _c, notes: _n, ...lastRun } = last ?? ({} as Partial<RunRecord>);
         void _c;
         void _n;
-        return { id: r.id, schedule: { mode: s.mode ?? 'manual', ...(s.at ? { at: s.at } : {}), ...(s.every ? { every: s.every } : {}) }, ...(last ? { lastRun } : {}) };
+        return { id: r.id, schedule: scheduleOf(r, parameters), ...(last ? { lastRun } : {}) };
       });
     const imports = syncs('UserImport');
     const directories = syncs('Directory');
@@ -174,7 +175,15 @@ export async function statusCommand(opts: StatusOptions, io: CliIo): Promise<num
     for (const e of status.engines) lines.push(`  ${e.name}: ${e.state}${e.message ? ` (${e.message})` : ''}`);
     lines.push(imports.length === 0 ? 'user imports: none' : 'user imports:');
     const list = (items: typeof imports) => items.map((i) => {
-      const sched = i.schedule.mode === 'daily' ? `daily at ${String(i.schedule.at ?? 'timeSynchronizationDirectories')}` : i.schedule.mode === 'interval' ? `every ${String(i.schedule.every)}` : 'manual';
+      const s = i.schedule;
+      const sched =
+        s.mode === 'daily'
+          ? s.at !== undefined
+            ? `daily at ${s.at}${s.atFrom ? ` (${s.atFrom})` : ''}`
+            : 'daily, not scheduled: no at and no timeSynchronizationDirectories parameter'
+          : s.mode === 'interval'
+            ? `every ${String(s.every)}`
+            : s.mode;
       const last = i.lastRun as Partial<RunRecord> | undefined;
       return `  ${i.id} (${sched}): ${last && last.counts ? `last run ${last.outcome} ${last.startedAt} → ${last.endedAt}: ${counts(last.counts)}${last.message ? ` — ${last.message}` : ''}` : 'never run'}`;
     });

@@ -244,6 +244,38 @@ describe('impact', () => {
     expect([daily.getHours(), daily.getMinutes()]).toEqual([2, 30]);
   });
 
+  it('a daily synchronization without at runs at the company\'s timeSynchronizationDirectories, its domain override first', async () => {
+    const engine = new SyncSchedulesEngine();
+    const now = new Date('2026-03-01T10:00:00Z');
+    const ctx: EngineContext = { log: { debug() {}, info() {}, warn() {}, error() {} }, fingerprint: (v) => v, secret: () => undefined, now: () => now };
+    const mk = (kind: KindName, id: string, body: Record<string, unknown>): LiveResource => ({ kind, id, body, manager: 'config', revision: 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });
+    const imports = [
+      mk('UserImport', 'acme/paris/ad', { domain: 'acme/paris', schedule: { mode: 'daily' } }),
+      mk('Directory', 'acme/nice/corp', { domain: 'acme/nice', type: 'public', sync: { mode: 'daily' } }),
+      mk('UserImport', 'globex/berlin/ad', { domain: 'globex/berlin', schedule: { mode: 'daily' } }),
+    ];
+    const parameter = mk('ApplicationParameter', 'acme/System/timeSynchronizationDirectories', {
+      company: 'acme',
+      application: 'System',
+      name: 'timeSynchronizationDirectories',
+      default: '02:30',
+      overrides: [{ domain: 'paris', value: '04:15' }],
+    });
+    await engine.start(ctx, [...imports, parameter]);
+    const syncs = engine.status().details!.syncs as { id: string; at?: string; atFrom?: string; nextRun?: string }[];
+    expect(syncs.map((x) => [x.id, x.at, x.atFrom])).toEqual([
+      ['acme/paris/ad', '04:15', 'timeSynchronizationDirectories'],
+      ['acme/nice/corp', '02:30', 'timeSynchronizationDirectories'],
+      ['globex/berlin/ad', undefined, undefined], // globex sets no parameter: not scheduled
+    ]);
+    const at = (iso: string | undefined) => (iso ? [new Date(iso).getHours(), new Date(iso).getMinutes()] : undefined);
+    expect(syncs.map((x) => at(x.nextRun))).toEqual([[4, 15], [2, 30], undefined]);
+
+    // The parameter changes: the schedules follow (a committed change of ApplicationParameter reaches the engine).
+    await engine.onChange({ revision: 2, changes: [] } as never, [...imports, { ...parameter, body: { ...parameter.body, overrides: [] } }]);
+    expect((engine.status().details!.syncs as { at?: string }[]).map((x) => x.at)).toEqual(['02:30', '02:30', undefined]);
+  });
+
   it('pbx-links assigns devices without a link to the first link of their protocol', async () => {
     const engine = new PbxLinksEngine();
     const mk = (kind: KindName, id: string, body: Record<string, unknown>): LiveResource => ({ kind, id, body, manager: 'config', revision: 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });

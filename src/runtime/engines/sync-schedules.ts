@@ -29,15 +29,50 @@ export interface SyncStatus {
   readonly mode: 'manual' | 'daily' | 'interval' | 'disabled';
   readonly at?: string;
   readonly every?: string;
-  /** ISO time of the next scheduled run; absent for manual (and daily without `at`: the system parameter timeSynchronizationDirectories decides). */
+  readonly atFrom?: string;
+  /** ISO time of the next scheduled run; absent for manual, disabled, and daily without `at` in a company that sets no timeSynchronizationDirectories. */
   readonly nextRun?: string;
 }
 
-/** The schedule of an import (`schedule`) or directory (`sync`). */
-function scheduleOf(r: LiveResource): { mode: SyncStatus['mode']; at?: string; every?: string } {
+export interface Schedule {
+  readonly mode: SyncStatus['mode'];
+  readonly at?: string;
+  readonly every?: string;
+  /** Set when `at` comes from the system parameter (a daily schedule without its own `at`). */
+  readonly atFrom?: typeof SYNC_TIME_PARAMETER;
+}
+
+/** The system parameter giving the time of daily synchronizations that set none (manual §8.2.1). */
+export const SYNC_TIME_PARAMETER = 'timeSynchronizationDirectories';
+const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+
+/**
+ * The time of day of a daily synchronization without `at` in domain `domainId`: the company's
+ * System parameter timeSynchronizationDirectories, the domain's override first, else its
+ * default value. Undefined when the company sets none (the server's shipped default is unknown).
+ */
+export function synchronizationTime(parameters: readonly LiveResource[], domainId: string): string | undefined {
+  const slash = domainId.indexOf('/');
+  const [company, domain] = slash < 0 ? [domainId, ''] : [domainId.slice(0, slash), domainId.slice(slash + 1)];
+  const p = parameters.find((r) => r.kind === 'ApplicationParameter' && r.id === `${company}/System/${SYNC_TIME_PARAMETER}`);
+  if (!p) return undefined;
+  const overrides = Array.isArray(p.body.overrides) ? (p.body.overrides as Body[]) : [];
+  const value = overrides.find((o) => o && o.domain === domain)?.value ?? p.body.default;
+  return typeof value === 'string' && HHMM.test(value) ? value : undefined;
+}
+
+/**
+ * The schedule of an import (`schedule`) or directory (`sync`); a daily one without `at` takes
+ * it from `parameters` ({@link synchronizationTime}).
+ */
+export function scheduleOf(r: LiveResource, parameters: readonly LiveResource[] = []): Schedule {
   if (r.kind === 'Directory' && r.body.type === 'disabled') return { mode: 'disabled' };
   const s = (r.kind === 'UserImport' ? r.body.schedule : r.body.sync) as Body | undefined;
   const mode = s && (s.mode === 'daily' || s.mode === 'interval') ? s.mode : 'manual';
+  if (mode === 'daily' && typeof s?.at !== 'string') {
+    const at = typeof r.body.domain === 'string' ? synchronizationTime(parameters, r.body.domain) : undefined;
+    return at !== undefined ? { mode, at, atFrom: SYNC_TIME_PARAMETER } : { mode };
+  }
   return { mode, ...(typeof s?.at === 'string' ? { at: s.at } : {}), ...(typeof s?.every === 'string' ? { every: s.every } : {}) };
 }
 
@@ -68,9 +103,9 @@ export function nextRun(schedule: { mode: string; at?: string; every?: string },
 
 export class SyncSchedulesEngine implements Engine {
   readonly name = NAME;
-  readonly kinds: readonly KindName[] = ['UserImport', 'Directory'];
+  readonly kinds: readonly KindName[] = ['UserImport', 'Directory', 'ApplicationParameter'];
   #ctx: EngineContext | undefined;
-  #syncs = new Map<string, { resource: LiveResource; anchor: Date }>();
+  #syncs = new Map<string, { resource: LiveResource; schedule: Schedule; anchor: Date }>();
 
   async start(ctx: EngineContext, live: readonly LiveResource[]): Promise<void> {
     this.#ctx = ctx;
@@ -84,20 +119,23 @@ export class SyncSchedulesEngine implements Engine {
 
   #load(live: readonly LiveResource[]): void {
     const now = this.#ctx?.now() ?? new Date();
-    const next = new Map<string, { resource: LiveResource; anchor: Date }>();
+    const parameters = live.filter((r) => r.kind === 'ApplicationParameter');
+    const next = new Map<string, { resource: LiveResource; schedule: Schedule; anchor: Date }>();
     for (const r of live) {
+      if (r.kind === 'ApplicationParameter') continue;
       const key = `${r.kind}\0${r.id}`;
       const old = this.#syncs.get(key);
+      const schedule = scheduleOf(r, parameters);
       // A schedule keeps its anchor until it changes.
-      const anchor = old && sameJson(scheduleOf(old.resource), scheduleOf(r)) ? old.anchor : now;
-      next.set(key, { resource: r, anchor });
+      const anchor = old && sameJson(old.schedule, schedule) ? old.anchor : now;
+      next.set(key, { resource: r, schedule, anchor });
     }
     this.#syncs = next;
   }
 
   impact(change: Change, before: LiveResource | undefined, _state: LiveState, ctx: EngineContext): ImpactFact[] {
     const target = `${change.kind} ${change.id}`;
-    if (change.action === 'delete') return [];
+    if (change.action === 'delete' || change.kind === 'ApplicationParameter') return [];
     if (change.kind === 'Directory' && change.body.type === 'disabled') return [];
     if (change.action === 'create' || !before) return [{ type: 'sync-rerun', engine: NAME, target, reason: 'new: runs a first synchronization' }];
     const after = comparable(change.kind, change.body, ctx);
@@ -110,8 +148,7 @@ export class SyncSchedulesEngine implements Engine {
   status(): EngineReport {
     if (!this.#ctx) return { state: 'stopped' };
     const now = this.#ctx.now();
-    const syncs: SyncStatus[] = [...this.#syncs.values()].map(({ resource: r, anchor }) => {
-      const s = scheduleOf(r);
+    const syncs: SyncStatus[] = [...this.#syncs.values()].map(({ resource: r, schedule: s, anchor }) => {
       const next = nextRun(s, anchor, now);
       return {
         kind: r.kind as SyncStatus['kind'],
@@ -121,7 +158,7 @@ export class SyncSchedulesEngine implements Engine {
         ...(next ? { nextRun: next.toISOString() } : {}),
       };
     });
-    return { state: 'running', message: 'schedules only: the synchronization itself is not implemented yet', details: { syncs } };
+    return { state: 'running', details: { syncs } };
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,11 @@
 /**
  * `user-import`: runs each UserImport on its schedule and reports every import's last run.
  *
- * Schedules (the import's `schedule`): `daily` at `at` (HH:MM, local time), `interval` every
- * N minutes/hours counted from when the engine learned the schedule, `manual` (default):
- * only `switchboard sync run`. A daily schedule without `at` (the system parameter
- * timeSynchronizationDirectories) is not scheduled yet and says so in the status.
+ * Schedules (the import's `schedule`): `daily` at `at` (HH:MM, local time) — without `at`, at
+ * the company's System parameter timeSynchronizationDirectories (its domain override first; a
+ * company that sets none leaves it unscheduled, as the status says) — `interval` every N
+ * minutes/hours counted from when the engine learned the schedule, `manual` (default): only
+ * `switchboard sync run`.
  *
  * A run is src/sync/run.ts: it reads the whole source, then commits one change set or nothing,
  * and records itself under `<dataDir>/sync/` — which is where the status reads the last run
@@ -19,36 +20,25 @@ import type { CommittedEvent } from '../core.js';
 import type { Engine, EngineContext, EngineReport } from '../engines.js';
 import type { Runtime } from '../runtime.js';
 import type { LiveResource } from '../types.js';
-import { nextRun } from './sync-schedules.js';
+import { nextRun, scheduleOf, SYNC_TIME_PARAMETER, type Schedule } from './sync-schedules.js';
 import { companyOfDomain, sameJson } from './util.js';
 
 interface Scheduled {
   resource: LiveResource;
+  schedule: Schedule;
   anchor: Date;
   timer: NodeJS.Timeout | undefined;
   next: Date | undefined;
   running: Promise<RunRecord | undefined> | undefined;
 }
 
-type Schedule = { mode: string; at?: string; every?: string };
-
-function scheduleOf(r: LiveResource): Schedule {
-  // A UserImport's `schedule`; a Directory's `sync` (a directory of type disabled never runs).
-  if (r.kind === 'Directory' && r.body.type === 'disabled') return { mode: 'manual' };
-  const s = (r.body.schedule ?? r.body.sync ?? {}) as Record<string, unknown>;
-  return {
-    mode: typeof s.mode === 'string' ? s.mode : 'manual',
-    ...(typeof s.at === 'string' ? { at: s.at } : {}),
-    ...(typeof s.every === 'string' ? { every: s.every } : {}),
-  };
-}
 
 /** Longest single timer (setTimeout overflows past 2^31 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class UserImportEngine implements Engine {
   readonly name: string = 'user-import';
-  readonly kinds: readonly KindName[] = ['UserImport'];
+  readonly kinds: readonly KindName[] = ['UserImport', 'ApplicationParameter'];
   /** What one run is, and what the status and log call it. */
   protected readonly sync: { readonly kind: 'UserImport' | 'Directory'; readonly what: string; readonly run: (rt: Runtime, id: string) => Promise<RunRecord> } = {
     kind: 'UserImport',
@@ -77,15 +67,18 @@ export class UserImportEngine implements Engine {
   #load(live: readonly LiveResource[]): void {
     const now = this.#ctx?.now() ?? new Date();
     const next = new Map<string, Scheduled>();
+    const parameters = live.filter((r) => r.kind === 'ApplicationParameter');
     for (const r of live) {
+      if (r.kind !== this.sync.kind) continue;
       const old = this.#imports.get(r.id);
-      if (old && sameJson(scheduleOf(old.resource), scheduleOf(r))) {
+      const schedule = scheduleOf(r, parameters);
+      if (old && sameJson(old.schedule, schedule)) {
         old.resource = r;
         next.set(r.id, old);
         continue;
       }
       if (old?.timer) clearTimeout(old.timer);
-      const s: Scheduled = { resource: r, anchor: now, timer: undefined, next: undefined, running: old?.running };
+      const s: Scheduled = { resource: r, schedule, anchor: now, timer: undefined, next: undefined, running: old?.running };
       next.set(r.id, s);
       this.#arm(s);
     }
@@ -96,7 +89,7 @@ export class UserImportEngine implements Engine {
   #arm(s: Scheduled): void {
     if (!this.#ctx) return;
     const now = this.#ctx.now();
-    s.next = nextRun(scheduleOf(s.resource), s.anchor, now);
+    s.next = nextRun(s.schedule, s.anchor, now);
     if (!s.next || !this.#runtime()) return;
     const delay = Math.min(Math.max(0, s.next.getTime() - now.getTime()), MAX_TIMER_MS);
     s.timer = setTimeout(() => {
@@ -136,12 +129,12 @@ export class UserImportEngine implements Engine {
     const rt = this.#runtime();
     const imports = [...this.#imports.values()].map((s) => {
       const r = s.resource;
-      const sched = scheduleOf(r);
+      const sched = s.schedule;
       const last = rt ? runHistory(rt.dataDir, this.sync.kind, r.id)[0] : undefined;
       return {
         id: r.id,
         company: companyOfDomain(r.id),
-        schedule: sched.mode === 'daily' && !sched.at ? { ...sched, note: 'daily without at (timeSynchronizationDirectories) is not scheduled yet' } : sched,
+        schedule: sched.mode === 'daily' && !sched.at ? { ...sched, note: `daily without at, and company ${companyOfDomain(r.id)} sets no ${SYNC_TIME_PARAMETER}: not scheduled (give at, or set the System parameter)` } : sched,
         ...(s.next ? { nextRun: s.next.toISOString() } : {}),
         running: s.running !== undefined,
         ...(last
@@ -179,6 +172,6 @@ export class UserImportEngine implements Engine {
  */
 export class DirectorySyncEngine extends UserImportEngine {
   override readonly name: string = 'directory-sync';
-  override readonly kinds: readonly KindName[] = ['Directory'];
+  override readonly kinds: readonly KindName[] = ['Directory', 'ApplicationParameter'];
   protected override readonly sync = { kind: 'Directory' as const, what: 'directory', run: (rt: Runtime, id: string) => runDirectory(rt, id) };
 }
