@@ -4,7 +4,9 @@
  * The caller number goes through the domain's incoming dial-plan rules and is cut to its last
  * `inverseLength` digits (`lookupKey`); every stored number is cut the same way
  * (`directoryKey`), and equal keys match. Users of the domain are searched (device numbers,
- * then mobile), then the domain's synchronized contacts (`Contact`, phone fields). Matches are
+ * then mobile), then the synchronized contacts (`Contact`, phone fields) of the directories the
+ * domain sees — its own, and those of other domains of the company granted to one of its users,
+ * groups, intercom groups or call queues (§7.4.2; {@link directoriesSeenBy}). Matches are
  * ordered users first (the server's own users, the manual's "TWS users" directory), then
  * contacts by directory priority (lowest first). A red-listed contact number matches, but its
  * number is never shown.
@@ -38,6 +40,33 @@ export interface LookupResult {
   readonly matches: readonly LookupMatch[];
 }
 
+/** A reference as configuration writes it (`name`, or `domain/name` within the company), as an id. */
+function qualify(ref: unknown, company: string, domain: string): string | undefined {
+  if (typeof ref !== 'string' || ref === '') return undefined;
+  return ref.includes('/') ? `${company}/${ref}` : `${domain}/${ref}`;
+}
+
+/**
+ * The directories (`company/domain/name`) whose contacts identify callers of `domain`: its own,
+ * and the directories of other domains of its company granted (an Authorization of the
+ * directory) to a user, group, intercom group or call queue of `domain` (§7.4.2).
+ */
+export function directoriesSeenBy(resources: readonly LiveResource[], domain: string): Set<string> {
+  const company = domain.slice(0, domain.indexOf('/'));
+  const seen = new Set<string>();
+  for (const r of resources) {
+    if (r.kind === 'Directory' && r.body.domain === domain) seen.add(r.id);
+    if (r.kind !== 'Authorization' || typeof r.body.domain !== 'string') continue;
+    const object = r.body.object as Record<string, unknown> | undefined;
+    const grantee = r.body.grantee as Record<string, unknown> | undefined;
+    const directory = qualify(object?.directory, company, r.body.domain);
+    const who = grantee ? Object.values(grantee)[0] : undefined;
+    const granteeId = qualify(who, company, r.body.domain);
+    if (directory && granteeId && granteeId.startsWith(`${domain}/`)) seen.add(directory);
+  }
+  return seen;
+}
+
 export function lookupCaller(compiled: CompiledDialPlan, resources: readonly LiveResource[], domain: string, number: string): LookupResult {
   const key = lookupKey(compiled, number);
   if (key === null) return { input: number, key, matches: [] };
@@ -56,14 +85,17 @@ export function lookupCaller(compiled: CompiledDialPlan, resources: readonly Liv
     }
   }
   matches.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
-  // Then the synchronized contacts of the domain's directories, lowest directory priority first.
-  const contacts = resources.filter((r) => r.kind === 'Contact' && r.body.domain === domain);
-  const ids = new Map(contacts.map((r) => [`${String(r.body.directory)}\0${String(r.body.identifier)}`, r.id]));
+  // Then the synchronized contacts of the directories the domain sees, lowest directory priority first.
+  const seen = directoriesSeenBy(resources, domain);
+  const contacts = resources.filter((r) => r.kind === 'Contact' && seen.has(`${String(r.body.domain)}/${String(r.body.directory)}`));
+  const ids = new Map(contacts.map((r) => [`${String(r.body.domain)}/${String(r.body.directory)}\0${String(r.body.identifier)}`, r.id]));
+  const company = domain.slice(0, domain.indexOf('/'));
   for (const m of lookupContacts(compiled, contacts.map(contactRecordOf), number)) {
-    const directory = m.directory.slice(domain.length + 1);
+    // Named as configuration names it: `corp` in the domain, `nice/corp` from another one.
+    const directory = m.directory.startsWith(`${domain}/`) ? m.directory.slice(domain.length + 1) : m.directory.slice(company.length + 1);
     matches.push({
       kind: 'Contact',
-      id: ids.get(`${directory}\0${m.identifier}`) ?? `${m.directory}/${m.identifier}`,
+      id: ids.get(`${m.directory}\0${m.identifier}`) ?? `${m.directory}/${m.identifier}`,
       name: m.name,
       field: m.field,
       ...(m.number !== undefined ? { number: m.number } : {}),

@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lookupCaller } from '../../src/sync/lookup.js';
+import type { LiveResource } from '../../src/runtime/types.js';
+import { directoriesSeenBy, lookupCaller } from '../../src/sync/lookup.js';
 import { liveDialPlan } from '../../src/sync/run.js';
 import { changeSet, creates, open, quickstart, tempDir } from '../runtime/helpers.js';
 
@@ -58,5 +59,37 @@ describe('lookup', () => {
     const bad = run(['lookup', '1001', '--domain', 'acme/nowhere', '--data-dir', dir]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/no domain 'acme\/nowhere'/);
+  });
+
+  it("searches the contacts of another domain's directory granted to one of the domain's users, not those of others", async () => {
+    const dir = await runtime();
+    const rt = await open(dir, { startEngines: false });
+    try {
+      const state = rt.state({ company: 'acme' });
+      const live = (kind: LiveResource['kind'], id: string, body: Record<string, unknown>): LiveResource => ({ kind, id, body, manager: 'config', revision: 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });
+      const contact = (domain: string, directory: string, identifier: string, businessPhone: string, priority: number) =>
+        live('Contact', `${domain}/${directory}/${identifier}`, { domain, directory, identifier, priority, fields: { lastName: identifier, businessPhone } });
+      const resources = [
+        ...state.resources,
+        live('Directory', 'acme/nice/corp', { domain: 'acme/nice', name: 'corp', serverType: 'csv' }),
+        live('Directory', 'acme/nice/secret', { domain: 'acme/nice', name: 'secret', serverType: 'csv' }),
+        live('Directory', 'acme/paris/local', { domain: 'acme/paris', name: 'local', serverType: 'csv' }),
+        // corp (of nice) is granted to alice of paris; secret is granted to nobody in paris.
+        live('Authorization', 'acme/nice/directory:corp/user:paris/alice', { domain: 'acme/nice', object: { directory: 'corp' }, grantee: { user: 'paris/alice' } }),
+        live('Authorization', 'acme/nice/directory:secret/user:bob', { domain: 'acme/nice', object: { directory: 'secret' }, grantee: { user: 'bob' } }),
+        contact('acme/nice', 'corp', 'Nicois', '+33 4 93 00 00 01', 2),
+        contact('acme/nice', 'secret', 'Hidden', '+33 4 93 00 00 01', 1),
+        contact('acme/paris', 'local', 'Parisien', '+33 4 93 00 00 01', 3),
+      ];
+      expect([...directoriesSeenBy(resources, 'acme/paris')].sort()).toEqual(['acme/nice/corp', 'acme/paris/local']);
+      const compiled = liveDialPlan(resources, 'acme/paris')!;
+      const result = lookupCaller(compiled, resources, 'acme/paris', '04 93 00 00 01');
+      expect(result.matches.map((m) => [m.id, m.source, m.priority])).toEqual([
+        ['acme/nice/corp/Nicois', 'directory nice/corp', 2],
+        ['acme/paris/local/Parisien', 'directory local', 3],
+      ]);
+    } finally {
+      await rt.close();
+    }
   });
 });
