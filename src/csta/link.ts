@@ -24,6 +24,7 @@
  * streak resets once a connection is up); a reconnect monitors everything again.
  */
 import net from 'node:net';
+import { silentLog, type Log } from '../log.js';
 import { compareNumbers } from '../model/extensions.js';
 import { EVENT_INVOKE_ID, FrameDecoder, encodeFrame } from './frame.js';
 import {
@@ -45,13 +46,6 @@ import {
   type CallState,
   type CstaMessage,
 } from './messages.js';
-
-export interface LinkLog {
-  debug(fields: Record<string, unknown>, msg: string): void;
-  info(fields: Record<string, unknown>, msg: string): void;
-  warn(fields: Record<string, unknown>, msg: string): void;
-  error(fields: Record<string, unknown>, msg: string): void;
-}
 
 export interface CstaLinkOptions {
   readonly host: string;
@@ -84,7 +78,7 @@ export interface CstaLinkOptions {
   readonly snapshot?: boolean;
   /** Without a session, how long to wait for the switch's greeting (its SystemStatus) before registering (default 1,000 ms). */
   readonly greetingMs?: number;
-  readonly log?: LinkLog;
+  readonly log?: Log;
   readonly now?: () => Date;
 }
 
@@ -145,13 +139,12 @@ class LinkDown extends Error {}
 
 const CSTA_NAMESPACE = /\/ecma-323\/csta\/ed[2-5]\/?$/;
 
-const silent: LinkLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class CstaLink {
   #o: Required<Omit<CstaLinkOptions, 'user' | 'password' | 'capacity' | 'pbxDomain' | 'backoff'>> & Pick<CstaLinkOptions, 'user' | 'password' | 'capacity' | 'pbxDomain'>;
   readonly #initialBackoff: number;
   readonly #maxBackoff: number;
-  readonly #log: LinkLog;
+  readonly #log: Log;
   readonly #ext = new Map<string, Ext>();
   readonly #byXref = new Map<string, string>();
   readonly #pending = new Map<number, Pending>();
@@ -208,7 +201,7 @@ export class CstaLink {
       sessionDuration: 600,
       greetingMs: 1000,
       snapshot: true,
-      log: silent,
+      log: silentLog,
       now: () => new Date(),
       ...options,
     };

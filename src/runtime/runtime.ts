@@ -32,6 +32,7 @@ import { checkRules } from '../validate/rules.js';
 import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
 import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues, type SecretSlot } from './crypto.js';
 import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
+import { silentLog, type Log } from '../log.js';
 import { EXTENSION_KINDS } from '../model/extensions.js';
 import { PbxLinksEngine, type ExtensionQuery, type ExtensionStatus, type LinkStatus } from './engines/pbx-links.js';
 import { AuditEncoder, COMPRESS_ABOVE, DB_FILE, encodeAudit, jsonOf, Store, type AuditInput, type EncodedAudit, type ResourceRow } from './store.js';
@@ -51,15 +52,9 @@ import {
   type RuntimeStatus,
 } from './types.js';
 
-/** Structured log sink (pino's signature: fields first, then the message). Never given secrets. */
-export interface RuntimeLog {
-  debug(fields: Record<string, unknown>, msg: string): void;
-  info(fields: Record<string, unknown>, msg: string): void;
-  warn(fields: Record<string, unknown>, msg: string): void;
-  error(fields: Record<string, unknown>, msg: string): void;
-}
+/** The runtime's log: {@link Log}. */
+export type RuntimeLog = Log;
 
-const silent: RuntimeLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface RuntimeOptions {
   readonly log?: RuntimeLog;
@@ -173,7 +168,7 @@ export class Runtime implements RuntimeCore {
 
   private constructor(dataDir: string, options: RuntimeOptions) {
     this.dataDir = dataDir;
-    this.#log = options.log ?? silent;
+    this.#log = options.log ?? silentLog;
     this.#hooks = options.testHooks;
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.#box = new SecretBox(loadOrCreateKey(dataDir));

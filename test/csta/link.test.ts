@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { encodeFrame, FrameDecoder, type Frame } from '../../src/csta/frame.js';
 import { CSTA_NS, buildMessage, parseMessage, systemStatus } from '../../src/csta/messages.js';
-import { CstaLink, type CstaLinkOptions, type ExtensionState, type LinkLog } from '../../src/csta/link.js';
+import { CstaLink, type CstaLinkOptions, type ExtensionState } from '../../src/csta/link.js';
+import type { Log } from '../../src/log.js';
 import { PbxSimulator, type SimulatorOptions } from '../../src/csta/simulator.js';
 import { cleanups, startSimulator } from './helpers.js';
 
@@ -22,7 +23,7 @@ interface Logged {
 
 function link(sim: PbxSimulator, options: Partial<CstaLinkOptions> = {}): { link: CstaLink; logs: Logged[] } {
   const logs: Logged[] = [];
-  const log: LinkLog = {
+  const log: Log = {
     debug: (fields, msg) => logs.push({ level: 'debug', msg, fields }),
     info: (fields, msg) => logs.push({ level: 'info', msg, fields }),
     warn: (fields, msg) => logs.push({ level: 'warn', msg, fields }),

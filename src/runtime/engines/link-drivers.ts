@@ -10,7 +10,8 @@
  *   says so, and reports every extension as not supervised, with the reason.
  */
 import net from 'node:net';
-import { CstaLink, type CstaLinkOptions, type ExtensionState, type LinkLog, type LinkState } from '../../csta/link.js';
+import { CstaLink, type CstaLinkOptions, type ExtensionState, type LinkState } from '../../csta/link.js';
+import type { Log } from '../../log.js';
 
 export interface DriverStatus {
   /** `up`: supervising; `unavailable`: no protocol driver for this link (see message). */
@@ -48,7 +49,7 @@ export interface DriverConfig {
   readonly password?: string;
   readonly pbxType?: string;
   readonly pbxDomain?: string;
-  readonly log: LinkLog;
+  readonly log: Log;
   readonly now: () => Date;
 }
 
