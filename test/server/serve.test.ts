@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { PbxSimulator, type SimulatorEvent } from '../../src/csta/simulator.js';
 import { call, SECRETS, tempDataDir } from './helpers.js';
 
 const ENTRY = path.resolve('test/server/cli-entry.ts');
@@ -178,6 +179,46 @@ describe('switchboard serve (child process)', () => {
     expect(state.body.resources.filter((x: { kind: string }) => x.kind === 'User')).toHaveLength(2000);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+  });
+
+  it('supervises a CSTA link in the serving process, survives garbage from the switch, ends the session on SIGTERM', async () => {
+    const events: SimulatorEvent[] = [];
+    const sim = await PbxSimulator.start({ credentials: { user: 'tws', password: SECRETS.link }, onEvent: (e) => events.push(e) });
+    try {
+      const dataDir = tempDataDir();
+      const served = await startServe(dataDir);
+      const token = readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim();
+      const changes = CONFIG.map((c) => (c.kind === 'PbxLink' ? { ...c, body: { ...c.body, ip: '127.0.0.1', port: sim.port } } : c));
+      const applied = await call(served.url, 'POST', '/v1/changesets', { token, body: { baseRevision: 0, changes, origin: { via: 'plan' } } });
+      expect(applied.status, applied.text).toBe(200);
+      const link = async () => ((await call(served.url, 'GET', '/v1/links', { token })).body as { connected: boolean; current: number; connects: number }[])[0];
+      const until = async (check: (l: { connected: boolean; current: number; connects: number }) => boolean, what: string) => {
+        const end = Date.now() + 15_000;
+        for (;;) {
+          const l = await link();
+          if (l && check(l)) return;
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(l)}\n${served.stdout()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await until((l) => l.connected && l.current === 1, 'the link up with jdoe supervised');
+      expect(sim.monitored().has('1001')).toBe(true);
+
+      sim.sendRaw(Buffer.from('\x00\x00\xff\xff9999<DeliveredEvent>truncated', 'latin1'));
+      sim.drop();
+      await until((l) => l.connects >= 2 && l.connected && l.current === 1, 'reconnected and re-monitored');
+      expect(served.child.exitCode).toBeNull();
+      expect(logLines(served.stdout()).some((l) => l.msg === 'CSTA link down' && l.link === 'acme/paris/pbx')).toBe(true);
+      expect(served.stdout()).not.toContain(SECRETS.link);
+
+      served.child.kill('SIGTERM');
+      expect(await served.exited).toBe(0);
+      expect(events.some((e) => e.type === 'session-ended' && e.reason === 'stopped')).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(sim.connections).toBe(0);
+    } finally {
+      await sim.close();
+    }
   });
 
   it('refuses a bad --listen as a usage error', async () => {
