@@ -195,15 +195,17 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   const status = program
     .command('status')
     .description("the runtime's revision, its engines, and each user import's schedule and last run (start, end, counts); `status links`, `status extensions` for the PBX links")
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the data directory)')
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (opts: { dataDir: string; format: 'text' | 'json' }) => {
-      exitCode = await (await import('./sync.js')).statusCommand({ ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io);
+    .action(async (opts: { runtime?: string; dataDir: string; format: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./sync.js')).statusCommand({ ...opts, dataDir: path.resolve(io.cwd, opts.dataDir) }, io));
     });
-  // `--format` and `--data-dir` are options of `status` too: given before or after the subcommand, both count.
-  const withStatusOptions = <T extends { dataDir?: string; format?: 'text' | 'json' }>(opts: T): T & { dataDir: string; format: 'text' | 'json' } => {
-    const parent = status.opts<{ dataDir: string; format: 'text' | 'json' }>();
-    return { ...opts, dataDir: opts.dataDir ?? parent.dataDir, format: opts.format ?? parent.format };
+  // `--runtime`, `--format` and `--data-dir` are options of `status` too: given before or after the subcommand, both count.
+  const withStatusOptions = <T extends { runtime?: string; dataDir?: string; format?: 'text' | 'json' }>(opts: T): T & { dataDir: string; format: 'text' | 'json' } => {
+    const parent = status.opts<{ runtime?: string; dataDir: string; format: 'text' | 'json' }>();
+    const runtime = opts.runtime ?? parent.runtime;
+    return { ...opts, ...(runtime !== undefined ? { runtime } : {}), dataDir: opts.dataDir ?? parent.dataDir, format: opts.format ?? parent.format };
   };
   status
     .command('links')

@@ -141,6 +141,38 @@ export async function lookupCommand(number: string, opts: LookupOptions, io: Cli
 export interface StatusOptions {
   readonly dataDir: string;
   readonly format: 'text' | 'json';
+  /** A running `switchboard serve` (else SWITCHBOARD_RUNTIME; else the data directory). */
+  readonly runtime?: string;
+}
+
+/** The status of a running server, as its engines report it (`GET /v1/status`). */
+async function remoteStatus(url: string, opts: StatusOptions, io: CliIo): Promise<number> {
+  const { connectRuntime } = await import('../runtime/http-client.js');
+  const client = await connectRuntime(url, io.env.SWITCHBOARD_TOKEN ?? '');
+  try {
+    const status = await client.status();
+    if (opts.format === 'json') {
+      io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [`runtime ${client.location} at revision ${status.revision}`, 'engines:'];
+    for (const e of status.engines) lines.push(`  ${e.name}: ${e.state}${e.message ? ` (${e.message})` : ''}${e.restarts > 0 ? `, ${e.restarts} restarts` : ''}`);
+    for (const [engine, key, title] of [['user-import', 'imports', 'user imports'], ['directory-sync', 'directories', 'directories']] as const) {
+      const items = (status.engines.find((e) => e.name === engine)?.details?.[key] ?? []) as { id: string; schedule?: { mode?: string; at?: string; every?: string }; nextRun?: string; running?: boolean; lastRun?: { outcome: string; startedAt: string; endedAt: string; message?: string } }[];
+      if (items.length === 0) continue;
+      lines.push(`${title}:`);
+      for (const i of items) {
+        const sched = i.schedule?.mode === 'daily' ? `daily${i.schedule.at ? ` at ${i.schedule.at}` : ', not scheduled'}` : i.schedule?.mode === 'interval' ? `every ${String(i.schedule.every)}` : (i.schedule?.mode ?? 'manual');
+        const last = i.lastRun ? `last run ${i.lastRun.outcome} ${i.lastRun.startedAt} → ${i.lastRun.endedAt}${i.lastRun.message ? ` — ${i.lastRun.message}` : ''}` : 'never run';
+        lines.push(`  ${i.id} (${sched}${i.nextRun ? `, next ${i.nextRun}` : ''}${i.running ? ', running' : ''}): ${last}`);
+      }
+    }
+    lines.push('links: switchboard status links; extensions: switchboard status extensions');
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await client.close();
+  }
 }
 
 /**
@@ -149,6 +181,8 @@ export interface StatusOptions {
  * `switchboard sync run` and by a serving runtime's engine both show.
  */
 export async function statusCommand(opts: StatusOptions, io: CliIo): Promise<number> {
+  const url = opts.runtime ?? io.env.SWITCHBOARD_RUNTIME;
+  if (url) return remoteStatus(url, opts, io);
   const { runHistory, describe: counts } = await import('../sync/run.js');
   const rt = await Runtime.open(opts.dataDir, { startEngines: false });
   try {

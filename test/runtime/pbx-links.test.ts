@@ -205,6 +205,14 @@ describe('pbx-links engine', () => {
     await until(() => (link(rt, 'acme/paris/pbx').connects ?? 0) > connects && link(rt, 'acme/paris/pbx').current === 5, 'reconnected after garbage');
     expect((await get('/v1/links')).status).toBe(200);
 
+    // `status` of the serving runtime; `--runtime` before the subcommand counts too.
+    out.length = 0;
+    expect(await main(['status', '--runtime', url], io as never)).toBe(0);
+    expect(out.join('')).toMatch(/^runtime http:\/\/127\.0\.0\.1:\d+ at revision 1\nengines:\n {2}pbx-links: running \(1 of 1 links connected\)/);
+    out.length = 0;
+    expect(await main(['status', '--runtime', url, 'links', '--format', 'json'], io as never)).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject([{ id: 'acme/paris/pbx', connected: true }]);
+
     // The embedded view of the same data directory: as configured, with a note.
     out.length = 0;
     expect(await main(['status', 'extensions', '--data-dir', dir, '--to', '1001'], io as never)).toBe(0);
