@@ -14,7 +14,7 @@
 import jsYaml from 'js-yaml';
 import type * as YAML from 'yaml';
 import { yaml } from './yaml-lazy.js';
-import { error, warning, type NodePath, type PendingDiagnostic, type SourceRef } from '../diagnostics.js';
+import { error, type NodePath, type PendingDiagnostic, type SourceRef } from '../diagnostics.js';
 import { isKindName, KIND_NAMES, RUNTIME_ONLY_KINDS, scopeKey, type KindName } from '../model/kinds.js';
 import { didYouMean } from '../util/suggest.js';
 

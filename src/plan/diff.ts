@@ -10,7 +10,7 @@
 import { diffArrays } from 'diff';
 import { KIND_NAMES, type KindName } from '../model/kinds.js';
 import type { LiveResource } from '../runtime/types.js';
-import { immutableChanges, stableJson } from './canonical.js';
+import { immutableChanges } from './canonical.js';
 import type { Body, Drift, FieldChange, PlannedChange, PlanWarning, UnmanagedResource } from './types.js';
 
 export interface DesiredResource {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { KindName } from '../model/kinds.js';
 import { applicationUsers, licencesAvailable, type AnyResource } from '../model/licences.js';
 import type { DesiredState } from '../model/resource.js';
-import type { Change, ImpactFact, LiveResource, RuntimeClient } from '../runtime/types.js';
+import type { Change, ImpactFact, RuntimeClient } from '../runtime/types.js';
 import { behaviourDiff, compileDialPlan, isCompiled, resolveDialPlan, SAMPLE_NUMBERS, type BehaviourChange, type DialPlanInput, type SampleNumber } from '../dialplan/index.js';
 import { domainDialDefaults } from '../validate/dialplan-rules.js';
 import { canonicalize } from './canonical.js';

@@ -49,7 +49,6 @@ export function checkRules(state: DesiredState, known: KnownIds, pending: Pendin
   checkDialPlans(ctx);
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const companyOf = (domainId: string) => {
   const i = domainId.indexOf('/');
   return i < 0 ? domainId : domainId.slice(0, i);

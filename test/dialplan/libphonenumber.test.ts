@@ -4,7 +4,7 @@
 //   foreign number → external prefix 0 + international prefix 00 + E.164 digits
 // Numbers are generated with a seeded PRNG, so every run checks the same cases.
 // Deliberate differences are asserted at the end and explained in docs/dialplan.md.
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { describe, expect, it } from 'vitest';
 import { translate } from '../../src/dialplan/index.js';
 import { compile, MANUAL_SETTINGS } from './helpers.js';

@@ -3,10 +3,7 @@
  * protocol driver that supervises them (link-drivers.ts: CSTA over TCP; VTI-XML and SIP only
  * probed, as no driver exists for them).
  *
- * An extension is supervised by the link its device names (`link`, a link of the device's
- * domain), otherwise by the first link of the domain (in name order) whose protocol matches
- * the device's (VTI-XML ↔ vtixml, CSTA ↔ csta, SIP ↔ sip). Devices come from users,
- * intercom groups (runs of `count` numbers), call queues and bot groups (SIP runs).
+ * Which link carries which extension is src/model/extensions.ts (shared with validation).
  *
  * Level-based: after each committed change the engine recomputes which link carries which
  * extensions and hands each driver its list: a new extension starts being supervised, a
@@ -16,13 +13,11 @@
  */
 import type { ExtensionState } from '../../csta/link.js';
 import { compareNumbers, EXTENSION_KINDS, extensionsOf, supervision, type Extension, type Link, type LinkProtocol, type Supervision } from '../../model/extensions.js';
-import type { KindName } from '../../model/kinds.js';
 import type { CommittedEvent } from '../core.js';
 import { childLog, type Engine, type EngineContext, type EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
 import { createDriver, type DriverOptions, type DriverStatus, type LinkDriver } from './link-drivers.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
-
 
 const DEFAULT_PORT: Readonly<Record<LinkProtocol, number | undefined>> = { vtixml: 3199, csta: undefined, sip: 5060 };
 /** Fields whose change makes a link reconnect. */
