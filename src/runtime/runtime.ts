@@ -55,7 +55,6 @@ import {
 /** The runtime's log: {@link Log}. */
 export type RuntimeLog = Log;
 
-
 export interface RuntimeOptions {
   readonly log?: RuntimeLog;
   /** Engines to host; default: the built-in ones (`pbx-links`, `sync-schedules`, `user-import`). */
