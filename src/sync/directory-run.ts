@@ -24,7 +24,7 @@ import type { Change, LiveResource } from '../runtime/types.js';
 import { sameJson } from '../runtime/engines/util.js';
 import { contactsOf, mergeContacts, readCsvDirectory, readLdapDirectory, type ContactRecord } from './directory.js';
 import type { LdapConnection } from './ldap.js';
-import { describe, recordRun, revealSecret, SyncError, type RunOptions, type RunRecord } from './run.js';
+import { describe, recordRun, SyncError, type RunOptions, type RunRecord } from './run.js';
 import type { ImportCounts, ImportNote } from './user-import.js';
 
 type Body = Readonly<Record<string, unknown>>;
@@ -89,7 +89,7 @@ async function readRows(rt: Runtime, d: LiveResource, options: DirectoryRunOptio
     timeoutMs: (typeof c.timeoutSeconds === 'number' ? c.timeoutSeconds : 30) * 1000,
     ...(options.tlsOptions ? { tlsOptions: options.tlsOptions } : {}),
   };
-  return readLdapDirectory(b, revealSecret(rt, 'Directory', d.id, ['connection', 'password']), extra);
+  return readLdapDirectory(b, rt.secret('Directory', d.id, ['connection', 'password']), extra);
 }
 
 export interface ContactPlan {

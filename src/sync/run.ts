@@ -91,11 +91,6 @@ export function runHistory(dataDir: string, kind: KindName, id: string): RunReco
   return [...readSyncState(dataDir, kind, id).runs].reverse();
 }
 
-/** The clear value of a secret field of a live resource (decrypted with the runtime's key). */
-export function revealSecret(rt: Runtime, kind: KindName, id: string, field: readonly (string | number)[]): string | undefined {
-  return rt.secret(kind, id, field);
-}
-
 /** The compiled dial plan of a domain from the live state (its DialPlan, else its basics with no rules). */
 export function liveDialPlan(resources: readonly LiveResource[], domain: string): CompiledDialPlan | undefined {
   const plan = resources.find((r) => r.kind === 'DialPlan' && r.id === domain);
@@ -145,7 +140,7 @@ export async function runUserImport(rt: Runtime, id: string, options: RunOptions
   }
   const mapping = resolveMapping(String(imp.body.source), imp.body.mapping as Record<string, unknown> | undefined);
   const { attributes, binary } = attributesOf(mapping);
-  const password = revealSecret(rt, 'UserImport', id, ['connection', 'password']);
+  const password = rt.secret('UserImport', id, ['connection', 'password']);
   const conn: LdapConnection = {
     host: c.host,
     ...(typeof c.port === 'number' ? { port: c.port } : {}),
