@@ -212,14 +212,6 @@ export class CstaLink {
     this.#since = this.#o.now();
   }
 
-  get host(): string {
-    return this.#o.host;
-  }
-
-  get port(): number {
-    return this.#o.port;
-  }
-
   /**
    * Change the capacity without reconnecting: a larger one supervises waiting extensions; a
    * smaller one stops the highest-numbered supervised ones (reported over capacity).
