@@ -5,11 +5,11 @@
  * links are shown as configured, with a note naming the serve process running them, if any.
  */
 import path from 'node:path';
-import { openEmbedded, serveHolder } from '../runtime/embedded.js';
-import { connectRuntime } from '../runtime/http-client.js';
+import { serveHolder } from '../runtime/embedded.js';
 import type { ExtensionStatus, LinkStatus, RuntimeClient } from '../runtime/types.js';
 import type { CliIo } from './main.js';
 import { CliError } from './reconcile.js';
+import { openRuntime } from './runtime.js';
 
 export interface LinksCommandOptions {
   readonly runtime?: string;
@@ -25,8 +25,7 @@ export interface ExtensionsCommandOptions extends LinksCommandOptions {
 }
 
 async function withClient<T>(options: LinksCommandOptions, io: CliIo, use: (client: RuntimeClient) => Promise<T>): Promise<T> {
-  const url = options.runtime ?? io.env.SWITCHBOARD_RUNTIME;
-  const client: RuntimeClient = url ? await connectRuntime(url, io.env.SWITCHBOARD_TOKEN ?? '') : await openEmbedded(path.resolve(io.cwd, options.dataDir));
+  const client: RuntimeClient = await openRuntime(options, io.env, io.cwd);
   try {
     return await use(client);
   } finally {

@@ -10,10 +10,12 @@ import { connectRuntime } from '../runtime/http-client.js';
 
 export interface RuntimeChoice {
   readonly runtime?: string;
+  /** The embedded runtime's data directory (default `.switchboard`), relative to `cwd`. */
+  readonly dataDir?: string;
 }
 
 export async function openRuntime(choice: RuntimeChoice, env: NodeJS.ProcessEnv, cwd: string): Promise<RuntimeClient> {
   const url = choice.runtime ?? env.SWITCHBOARD_RUNTIME;
   if (url) return connectRuntime(url, env.SWITCHBOARD_TOKEN ?? '');
-  return openEmbedded(path.join(cwd, '.switchboard'), { cwd });
+  return openEmbedded(path.resolve(cwd, choice.dataDir ?? '.switchboard'), { cwd });
 }
