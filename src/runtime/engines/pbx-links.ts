@@ -249,7 +249,7 @@ export class PbxLinksEngine implements Engine {
         protocol,
         type: protocol ? TYPE[protocol] : 'unknown',
         owner: x.owner,
-        ...(state ?? { supervision: 'disconnected', callState: 'unknown', error: x.link === undefined ? `no ${x.protocol ?? ''} link in domain ${x.domain} can supervise it`.replace('  ', ' ') : 'links are connected by `switchboard serve`; this process does not run them' }),
+        ...(state ?? { supervision: 'disconnected', callState: 'unknown', error: x.link === undefined ? `no ${x.protocol ? `${x.protocol} ` : ''}link in domain ${x.domain} can supervise it` : 'links are connected by `switchboard serve`; this process does not run them' }),
       });
     }
     out.sort((a, b) => compareNumbers(a.extension, b.extension) || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
