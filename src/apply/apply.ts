@@ -21,7 +21,8 @@ export function secretsFromReferences(root: string, source: SecretSource): Secre
     const ref = parseSecretReference(planned.ref);
     if (!ref || ref.source === 'invalid') return undefined;
     if (ref.source === 'env') return source.env(ref.name);
-    return source.file(path.join(root, 'x.yaml'), ref.path);
+    const read = source.file(path.join(root, 'x.yaml'), ref.path);
+    return read.ok ? read.value : undefined;
   };
 }
 

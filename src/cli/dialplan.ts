@@ -11,14 +11,14 @@ import type { SecretSource } from '../config/secrets.js';
 import type { Diagnostic } from '../diagnostics.js';
 
 /** Every secret resolves to a placeholder: dial plans hold no secrets. */
-const NO_SECRETS: SecretSource = { env: () => '', file: () => '' };
+const IGNORED_SECRETS: SecretSource = { env: () => '', file: () => ({ ok: true, value: '' }) };
 
 export type DialPlanTestOutcome =
   | { ok: true; source: 'dialplan' | 'domain-defaults'; translations: Translation[] }
   | { ok: false; message: string; diagnostics: Diagnostic[] };
 
 export function testDialPlan(dir: string, domain: string, numbers: readonly string[], direction: Direction, cwd: string): DialPlanTestOutcome {
-  const result = validateConfig(dir, { secrets: NO_SECRETS, cwd });
+  const result = validateConfig(dir, { secrets: IGNORED_SECRETS, cwd });
   const domainResource = get(result.state, 'Domain', domain);
   const plan = get(result.state, 'DialPlan', domain);
   const relevant = result.diagnostics.filter((d) => d.severity === 'error' && (d.file === plan?.source.file || d.file === domainResource?.source.file) && (d.code.startsWith('yaml') || /^(setting|rule|priority|pattern|placeholder|value|regex)-/.test(d.code) || d.code === 'missing-field' || d.code === 'wrong-type' || d.code === 'invalid-format' || d.code === 'unknown-field'));

@@ -10,6 +10,9 @@ import { processSecretSource } from '../config/secrets.js';
 import { testDialPlan } from './dialplan.js';
 import { countBySeverity, plural, renderDiagnosticsText, useColour } from './output.js';
 
+const SECRETS_DIR_FLAGS = '--secrets-dir <dir>';
+const SECRETS_DIR_HELP = 'also let ${file:} secret references read from this directory (repeatable); by default only files under the configuration directory are read';
+
 export const EXIT_OK = 0;
 export const EXIT_INVALID = 1;
 export const EXIT_USAGE = 2;
@@ -29,14 +32,16 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
   program
     .command('validate')
     .description('check a configuration tree and report every problem as FILE:LINE:COL diagnostics')
     .argument('[dir]', 'configuration directory or file', '.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--timings', 'print the time each phase took (to stderr)')
-    .action((dir: string, opts: { format: 'text' | 'json'; timings?: boolean }) => {
-      const result = validateConfig(dir, { secrets: processSecretSource(io.env, io.cwd), cwd: io.cwd });
+    .option(SECRETS_DIR_FLAGS, SECRETS_DIR_HELP, collect)
+    .action((dir: string, opts: { format: 'text' | 'json'; timings?: boolean; secretsDir?: string[] }) => {
+      const result = validateConfig(dir, { secrets: processSecretSource(io.env, io.cwd, { root: dir, secretsDirs: opts.secretsDir ?? [] }), cwd: io.cwd });
       if (opts.timings) io.stderr.write(`timings: ${Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}\n`);
       const { errors, warnings } = countBySeverity(result.diagnostics);
       const files = result.tree.texts.size;
@@ -53,7 +58,6 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = result.ok ? EXIT_OK : EXIT_INVALID;
     });
 
-  const collect = (v: string, prev: string[] = []) => [...prev, v];
   // Reconciler commands load their modules on use, so that `validate` stays fast.
   const reconcile = () => import('./reconcile.js');
   const runWith = async (f: () => Promise<number>) => {
@@ -76,7 +80,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
     .option('--target <id>', 'only changes to this id and what is under it (repeatable): acme/paris, User/acme/paris/jdoe', collect)
-    .action(async (dir: string, opts: { runtime?: string; out?: string; format: 'text' | 'markdown' | 'json'; detailedExitcode?: boolean; target?: string[] }) => {
+    .option(SECRETS_DIR_FLAGS, SECRETS_DIR_HELP, collect)
+    .action(async (dir: string, opts: { runtime?: string; out?: string; format: 'text' | 'markdown' | 'json'; detailedExitcode?: boolean; target?: string[]; secretsDir?: string[] }) => {
       await runWith(async () => (await reconcile()).planCommand(dir, opts, io));
     });
 
@@ -88,7 +93,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .option('--auto-approve', 'do not ask for confirmation')
     .option('--allow-destroy <kinds>', 'allow deleting these kinds beyond the safety thresholds (comma-separated: User,Group,Domain)', collect)
     .option('--target <id>', 'only changes to this id and what is under it (repeatable)', collect)
-    .action(async (target: string, opts: { runtime?: string; autoApprove?: boolean; allowDestroy?: string[]; target?: string[] }) => {
+    .option(SECRETS_DIR_FLAGS, SECRETS_DIR_HELP, collect)
+    .action(async (target: string, opts: { runtime?: string; autoApprove?: boolean; allowDestroy?: string[]; target?: string[]; secretsDir?: string[] }) => {
       await runWith(async () => (await reconcile()).applyCommand(target, opts, io));
     });
 
@@ -113,8 +119,9 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .option('--allow-destroy <kinds>', 'apply deletions of these kinds automatically; other deletions are held (comma-separated: User,Group)', collect)
     .option('--committed-only', 'apply only what is committed in git: react to HEAD moving, ignore working-tree edits')
     .option('--no-self-heal', 'report out-of-band changes but do not revert them')
+    .option(SECRETS_DIR_FLAGS, SECRETS_DIR_HELP, collect)
     .addOption(new Option('--format <format>', 'output format: one line, or one JSON object, per cycle').choices(['text', 'json']).default('text'))
-    .action(async (dir: string, opts: { runtime?: string; resync: string; debounce: string; allowDestroy?: string[]; committedOnly?: boolean; selfHeal: boolean; format: 'text' | 'json' }) => {
+    .action(async (dir: string, opts: { runtime?: string; resync: string; debounce: string; allowDestroy?: string[]; committedOnly?: boolean; selfHeal: boolean; format: 'text' | 'json'; secretsDir?: string[] }) => {
       await runWith(async () => (await import('./watch.js')).watchCommand(dir, opts, io));
     });
 

@@ -30,6 +30,7 @@ export interface PlanCommandOptions {
   readonly format: Format;
   readonly detailedExitcode?: boolean;
   readonly target?: readonly string[];
+  readonly secretsDir?: readonly string[];
 }
 
 /** Thrown for problems the user must fix; message printed, exit 1. */
@@ -42,8 +43,8 @@ function render(plan: Plan, format: Format, io: CliIo): string {
 }
 
 /** Validate the configuration; print diagnostics; undefined when invalid. */
-function loadDesired(dir: string, io: CliIo): DesiredState | undefined {
-  const result = validateConfig(dir, { secrets: processSecretSource(io.env, io.cwd), cwd: io.cwd });
+function loadDesired(dir: string, io: CliIo, secretsDirs: readonly string[] = []): DesiredState | undefined {
+  const result = validateConfig(dir, { secrets: processSecretSource(io.env, io.cwd, { root: dir, secretsDirs }), cwd: io.cwd });
   const text = renderDiagnosticsText(result.diagnostics, useColour(io.stderr));
   if (text) io.stderr.write(`${text}\n`);
   if (!result.ok) {
@@ -69,7 +70,7 @@ async function planFor(dir: string, state: DesiredState, client: RuntimeClient, 
 }
 
 export async function planCommand(dir: string, options: PlanCommandOptions, io: CliIo): Promise<number> {
-  const state = loadDesired(dir, io);
+  const state = loadDesired(dir, io, options.secretsDir);
   if (!state) return 1;
   const plan = await withRuntime(options, io, (client) => planFor(dir, state, client, io, options.target));
   if (options.out) writeFileSync(path.resolve(io.cwd, options.out), `${JSON.stringify(plan, null, 2)}\n`);
@@ -109,6 +110,7 @@ export interface ApplyCommandOptions {
   readonly autoApprove?: boolean;
   readonly allowDestroy?: readonly string[];
   readonly target?: readonly string[];
+  readonly secretsDir?: readonly string[];
 }
 
 async function confirm(io: CliIo & { stdin?: NodeJS.ReadStream }): Promise<boolean> {
@@ -151,10 +153,10 @@ export async function applyCommand(target: string, options: ApplyCommandOptions,
     io.stdout.write(renderText(plan, { colour: useColour(io.stdout) }));
     if (plan.changes.length === 0) return 0;
     return withRuntime(options, io, async (client) =>
-      report(await applyPlan(plan, client, { allowDestroy: allow.kinds, secrets: secretsFromReferences(path.resolve(io.cwd, plan.config.root), processSecretSource(io.env, io.cwd)) }), io),
+      report(await applyPlan(plan, client, { allowDestroy: allow.kinds, secrets: secretsFromReferences(path.resolve(io.cwd, plan.config.root), processSecretSource(io.env, io.cwd, { root: plan.config.root, secretsDirs: options.secretsDir ?? [] })) }), io),
     );
   }
-  const state = loadDesired(target, io);
+  const state = loadDesired(target, io, options.secretsDir);
   if (!state) return 1;
   return withRuntime(options, io, async (client) => {
     const plan = await planFor(target, state, client, io, options.target);

@@ -29,6 +29,8 @@ export interface WatchCommandOptions {
   /** false with --no-self-heal. */
   readonly selfHeal?: boolean;
   readonly format?: 'text' | 'json';
+  /** Directories besides the configuration that `${file:}` references may read. */
+  readonly secretsDir?: readonly string[];
 }
 
 /** Timings of chokidar's write-finish detection (a file must keep its size this long). */
@@ -118,7 +120,7 @@ export async function startWatch(
     root: dir,
     source,
     client,
-    secrets: processSecretSource(io.env, io.cwd),
+    secrets: processSecretSource(io.env, io.cwd, { root: dir, secretsDirs: options.secretsDir ?? [] }),
     host: extra.host ?? terminalHost(io, options.format ?? 'text'),
     allowDestroy: allow.kinds,
     selfHeal: options.selfHeal ?? true,

@@ -6,7 +6,7 @@
 import { error, fieldPath, hasErrors, warning, type Diagnostic, type NodePath, type PendingDiagnostic } from '../diagnostics.js';
 import { fieldRef, type SourceResource } from '../config/parse.js';
 import { locate } from '../config/positions.js';
-import { parseSecretReference, type SecretSource } from '../config/secrets.js';
+import { NO_SECRETS, parseSecretReference, type SecretSource } from '../config/secrets.js';
 import { loadTree, type LoadedTree } from '../config/tree.js';
 import { kindInfo, KIND_NAMES, type KindName } from '../model/kinds.js';
 import { getPath, type DesiredState, type Resource } from '../model/resource.js';
@@ -121,7 +121,7 @@ function resolveSecrets(src: SourceResource, paths: readonly NodePath[], source:
       continue;
     }
     let resolved: string | undefined;
-    if (ref.source !== 'invalid') refs[fieldPath(path)] = value;
+    if (ref.source !== 'invalid') refs[fieldPath(path)] = source.reference?.(src.source.file, value) ?? value;
     if (ref.source === 'invalid') {
       pending.push(error('secret-reference', `invalid secret reference in '${path.join('.')}': ${ref.reason}`, at));
       continue;
@@ -132,11 +132,12 @@ function resolveSecrets(src: SourceResource, paths: readonly NodePath[], source:
         continue;
       }
     } else {
-      resolved = source.file(src.source.file, ref.path);
-      if (resolved === undefined) {
-        pending.push(error('secret-file-missing', `secret file '${ref.path}' (relative to this YAML file) cannot be read (needed by '${path.join('.')}'): create it or fix the path`, at));
+      const read = source.file(src.source.file, ref.path);
+      if (!read.ok) {
+        pending.push(error(read.code, `${read.message} (needed by '${path.join('.')}')`, at));
         continue;
       }
+      resolved = read.value;
     }
     setPath(body, path, resolved);
   }
@@ -168,8 +169,7 @@ export interface ResourceProblem {
 export function checkResources(resources: readonly { kind: KindName; body: Readonly<Record<string, unknown>> }[], registry?: SchemaRegistry): ResourceProblem[] {
   const sources: SourceResource[] = resources.map((r, i) => ({ kind: r.kind, body: r.body, source: { file: `#${i}`, doc: 0, path: [] } }));
   const pending: PendingDiagnostic[] = [];
-  const noSecrets: SecretSource = { env: () => undefined, file: () => undefined };
-  const built = buildState(sources, { secrets: noSecrets, ...(registry ? { registry } : {}) }, pending);
+  const built = buildState(sources, { secrets: NO_SECRETS, ...(registry ? { registry } : {}) }, pending);
   checkRules(built.state, built.known, pending);
   return pending
     .filter((d) => d.code !== 'secret-literal') // live secrets are values by nature

@@ -49,6 +49,8 @@ const corpus: Record<string, string | Buffer> = {
   'deep but parseable nesting': `${header('Company')}name: x\nextra: ${'['.repeat(200)}${']'.repeat(200)}\n`,
   'unknown tag': `${header('Company')}name: !!binary aGVsbG8=\n`,
   'mapping as key': `${header('Company')}? [a, b]\n: c\nname: x\n`,
+  'secret file outside the tree': `${header('PbxLink')}domain: acme/paris\nname: pbx\nprotocol: csta\nport: 3211\nusername: u\npassword: \${file:../../../../etc/passwd}\nip: 192.0.2.1\n`,
+  'secret file by absolute path': `${header('PbxLink')}domain: acme/paris\nname: pbx\nprotocol: csta\nport: 3211\nusername: u\npassword: \${file:/etc/hostname}\nip: 192.0.2.1\n`,
 };
 
 describe('broken inputs never crash and always yield located diagnostics', () => {

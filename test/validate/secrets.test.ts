@@ -166,7 +166,7 @@ const cases: Case[] = [
     name: 'the file does not exist',
     files: { 'links.yaml': link('${file:secrets/csta.txt}') },
     expect: ['links.yaml:8:11 secret-file-missing'],
-    message: ["secret file 'secrets/csta.txt' (relative to this YAML file) cannot be read (needed by 'password'): create it or fix the path"],
+    message: ["secret file 'secrets/csta.txt' does not exist (resolved relative to this YAML file: ", "create it or fix the path (needed by 'password')"],
   },
   {
     rule: 'secret-file-missing',
