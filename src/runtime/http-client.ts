@@ -9,6 +9,7 @@
  * {@link RuntimeHttpError} whose message names the runtime's URL and says what to do.
  * The token is sent only in the Authorization header and never appears in a message.
  */
+import { describeJsonPath, MAX_JSON_DEPTH, tooDeepAt } from './json-depth.js';
 import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveState, RuntimeClient, RuntimeStatus, LinkStatus, ExtensionQuery, ExtensionStatus } from './types.js';
 
 export interface HttpClientOptions {
@@ -50,6 +51,9 @@ export async function connectRuntime(url: string, token: string, options: HttpCl
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** The deepest answer accepted: a request nests at most MAX_JSON_DEPTH levels, an answer wraps it in a few more. */
+const MAX_ANSWER_DEPTH = 2 * MAX_JSON_DEPTH;
 
 class HttpRuntimeClient implements RuntimeClient {
   private readonly fetch: typeof fetch;
@@ -111,9 +115,13 @@ class HttpRuntimeClient implements RuntimeClient {
     path: string,
     opts: { query?: Query; body?: unknown; timeoutMs?: number; accept?: (status: number, body: unknown) => boolean } = {},
   ): Promise<T> {
+    const what = `${method} ${path}`;
+    // JSON.stringify would overflow the stack on a value nested thousands of levels deep, and
+    // the server refuses more than MAX_JSON_DEPTH anyway: say so here, before sending.
+    const tooDeep = opts.body === undefined ? undefined : tooDeepAt(opts.body, MAX_JSON_DEPTH);
+    if (tooDeep) throw new RuntimeHttpError(`cannot send ${what} to the runtime at ${this.location}: the request nests more than ${MAX_JSON_DEPTH} levels deep (at ${describeJsonPath(tooDeep)}); no resource does`);
     const url = new URL(this.location + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const what = `${method} ${path}`;
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs ?? 60_000;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new RuntimeHttpError(`runtime at ${this.location} timed out after ${timeoutMs / 1000} s (${what})`)), timeoutMs);
@@ -142,6 +150,15 @@ class HttpRuntimeClient implements RuntimeClient {
         body = text === '' ? undefined : JSON.parse(text);
       } catch {
         throw new RuntimeHttpError(`runtime at ${this.location} answered ${what} with HTTP ${response.status} and a body that is not JSON: is this a Switchboard runtime?`, response.status);
+      }
+      // JSON.parse takes any depth; what the caller does next (render, stringify, clone) does
+      // not. A runtime's answers nest a few levels more than the resources in them.
+      const deep = tooDeepAt(body, MAX_ANSWER_DEPTH);
+      if (deep) {
+        throw new RuntimeHttpError(
+          `runtime at ${this.location} answered ${what} with HTTP ${response.status} and JSON nested more than ${MAX_ANSWER_DEPTH} levels deep (at ${describeJsonPath(deep)}): is this a Switchboard runtime?`,
+          response.status,
+        );
       }
       if (response.ok) return body as T;
       if (opts.accept?.(response.status, body)) return body as T;

@@ -33,6 +33,7 @@ import type { CommittedEvent, Principal, RuntimeCore } from './core.js';
 import { loadOrCreateKey, SecretBox, secretSlots, SENSITIVE, withValues, type SecretSlot } from './crypto.js';
 import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from './engines.js';
 import { silentLog, type Log } from '../log.js';
+import { JsonTooDeepError, MAX_JSON_DEPTH, tooDeepAt } from './json-depth.js';
 import { EXTENSION_KINDS } from '../model/extensions.js';
 import { PbxLinksEngine, type ExtensionQuery, type ExtensionStatus, type LinkStatus } from './engines/pbx-links.js';
 import { AuditEncoder, COMPRESS_ABOVE, DB_FILE, encodeAudit, jsonOf, Store, type AuditInput, type EncodedAudit, type ResourceRow } from './store.js';
@@ -322,6 +323,10 @@ export class Runtime implements RuntimeCore {
   }
 
   impact(changes: readonly Change[]): ChangeImpact[] {
+    changes.forEach((c, i) => {
+      const tooDeep = c.action === 'delete' ? undefined : tooDeepAt(c.body, MAX_JSON_DEPTH);
+      if (tooDeep) throw new JsonTooDeepError(`change ${i + 1}: the body of ${typeof c.kind === 'string' ? c.kind : 'a resource'}${typeof c.id === 'string' ? ` '${c.id}'` : ''}`, tooDeep);
+    });
     this.#refresh();
     return this.#host.impact(changes, (kind, id) => this.#byKind.get(kind)?.get(id));
   }
@@ -460,6 +465,13 @@ export class Runtime implements RuntimeCore {
       const body = c.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         problems.push({ code: 'invalid', message: `change ${i + 1}: the body of ${kind} '${id}' must be an object`, kind, id });
+        continue;
+      }
+      // Before anything walks the body (JSON.stringify, structuredClone, the schema): a body
+      // nested thousands of levels deep would overflow the stack instead of being refused.
+      const tooDeep = tooDeepAt(body, MAX_JSON_DEPTH);
+      if (tooDeep) {
+        problems.push({ code: 'too-deep', message: `change ${i + 1}: ${new JsonTooDeepError(`the body of ${kind} '${id}'`, tooDeep).message}`, kind, id, path: tooDeep.slice(0, 8).join('.') });
         continue;
       }
       const bodyId = kindInfo(kind).id(body);

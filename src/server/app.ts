@@ -2,8 +2,11 @@
  * The HTTP API of the runtime (`switchboard serve`): a fastify server over a {@link RuntimeCore}.
  *
  * Design notes:
- * - Every `/v1/*` request and `/metrics` is authenticated in an `onRequest` hook, before its
+ * - Every request but the two probes is authenticated in an `onRequest` hook, before its
  *   body is read and before routing answers 404: without a valid token nothing else is said.
+ *   The same hook applies the rate limits (rate-limit.ts): an address that keeps failing to
+ *   authenticate is refused 429 before its token is even looked at, then per address, per
+ *   token and per sensitive route (fingerprints, token creation).
  * - Tenancy is checked here, on every endpoint, from the principal and the company of each id
  *   (`RuntimeCore.companyOf`), and the runtime re-checks change sets itself. Reads are filtered
  *   by the runtime for the principal and filtered again here (defence in depth).
@@ -13,7 +16,10 @@
  *   handler without interleaving, so "the change set in flight" at shutdown is whichever
  *   handler is running, and `close()` waits for it.
  * - Request bodies are validated against `schemas.ts` (400 with every problem); resource bodies
- *   are the runtime's to check (422 with problems).
+ *   are the runtime's to check (422 with problems). Before either, the JSON parser refuses a
+ *   body nested more than MAX_JSON_DEPTH levels (400): `JSON.parse` takes any depth, but every
+ *   walk after it (schema validation, `JSON.stringify`, `structuredClone`) would overflow the
+ *   stack. Query strings are flat (fastify's parser builds no nested objects).
  * - Logs: one line per request (method, route, status, duration, username): never a header,
  *   a body, a token or a secret.
  */
@@ -24,9 +30,12 @@ import type { Logger } from 'pino';
 import { KIND_NAMES, isKindName, kindInfo, type KindName } from '../model/kinds.js';
 import type { CommittedEvent, Principal, RuntimeCore } from '../runtime/core.js';
 import type { AuditEntry, Change, ChangeProblem, ChangeSet, ChangeSetResult, ChangeVia, LiveResource, RefusalCode } from '../runtime/types.js';
+import { describeJsonPath, MAX_JSON_DEPTH, tooDeepAt } from '../runtime/json-depth.js';
 import { authenticate, companiesOfChange, companyList, idOfBody, principalOf, requireCompany, requireSuperUser } from './auth.js';
 import { HttpError, errorBody } from './errors.js';
 import { ServerMetrics } from './metrics.js';
+import { openapiText } from './openapi.js';
+import { RateLimiter, resolveRateLimits, type RateLimits } from './rate-limit.js';
 import { BUILT_IN_ADMIN, isReservedUsername, type TokenStore } from './tokens.js';
 import { checkBody } from './validate.js';
 
@@ -42,6 +51,8 @@ export interface ApiServerOptions {
   readonly ready?: () => boolean;
   /** Include Node process metrics in /metrics (default true). */
   readonly processMetrics?: boolean;
+  /** Rate limits; each one not given is its default ({@link DEFAULT_RATE_LIMITS}, docs/runtime.md "Rate limits"). */
+  readonly rateLimits?: Partial<RateLimits>;
 }
 
 export interface ApiServer {
@@ -91,6 +102,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
   });
+  const limiter = await RateLimiter.create(app, resolveRateLimits(options.rateLimits));
 
   const principalOfRequest = (req: FastifyRequest): Principal => {
     const p = principals.get(req);
@@ -98,11 +110,22 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return p;
   };
 
-  // Fail closed: everything but the two probes needs a token, unknown paths included.
+  // Fail closed: everything but the two probes needs a token, unknown paths included. The
+  // probes are never rate limited either: a misbehaving client must not fail them.
   app.addHook('onRequest', async (req) => {
     started.set(req, process.hrtime.bigint());
     const path = req.url.split('?')[0]!.replace(/\/+$/, '');
-    if (path !== '/healthz' && path !== '/readyz') principals.set(req, authenticate(req.headers.authorization, tokens, runtime));
+    if (path === '/healthz' || path === '/readyz') return;
+    await limiter.beforeAuthentication(req);
+    let authenticated;
+    try {
+      authenticated = authenticate(req.headers.authorization, tokens, runtime);
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 401) await limiter.authenticationFailed(req);
+      throw e;
+    }
+    principals.set(req, authenticated.principal);
+    await limiter.authenticated(req, { id: authenticated.tokenId, username: authenticated.principal.username });
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -129,11 +152,22 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       req.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'request failed');
       e = new HttpError(500, 'internal', 'internal error: see the server log');
     }
-    void reply.code(e.status).send(errorBody(e));
+    void reply.code(e.status).headers(e.headers).send(errorBody(e));
   });
 
-  // JSON only: no text/plain bodies.
+  // JSON only: no text/plain bodies. Fastify's own JSON parser (empty body, syntax, prototype
+  // poisoning), then the depth check: a deeper body is refused before anything walks it.
   app.removeContentTypeParser('text/plain');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      const at = tooDeepAt(value, MAX_JSON_DEPTH);
+      if (!at) return done(null, value);
+      done(new HttpError(400, 'bad-request', `the request body nests more than ${MAX_JSON_DEPTH} levels deep (at ${describeJsonPath(at)}): no request of this API does; send resources as their schemas describe them`), undefined);
+    });
+  });
 
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody(new HttpError(404, 'not-found', `no endpoint ${req.method} ${req.url.split('?')[0]}: see docs/runtime.md, "HTTP API"`)));
@@ -160,6 +194,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     const starting = runtime.status().engines.filter((e) => e.state === 'starting');
     return starting.length > 0 ? `engines starting: ${starting.map((e) => e.name).join(', ')}` : undefined;
   }
+
+  // The OpenAPI document of this API (the one in docs/openapi.json), built once on first use.
+  // Authenticated like everything but the probes: it is public in the repository anyway.
+  let openapi: string | undefined;
+  app.get('/openapi.json', async (_req, reply) => {
+    openapi ??= openapiText();
+    return reply.header('content-type', 'application/json; charset=utf-8').send(openapi);
+  });
 
   app.get('/metrics', async (req, reply) => {
     requireSuperUser(principalOfRequest(req), 'reading metrics');
@@ -191,6 +233,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   app.post('/v1/fingerprints', async (req) => {
     principalOfRequest(req);
     const { values } = checkBody<{ values: string[] }>('FingerprintRequest', req.body);
+    // Each value is a guess the caller can test against fingerprints it reads: count them.
+    limiter.fingerprintValues(req, values.length);
     return { fingerprints: runtime.fingerprint(values) };
   });
 

@@ -13,16 +13,22 @@ import type { Change } from '../runtime/types.js';
 import { HttpError } from './errors.js';
 import { BUILT_IN_ADMIN, type TokenStore } from './tokens.js';
 
+/** Who a request's token stands for, and the token's public id (what rate limits count by; never the token). */
+export interface Authenticated {
+  readonly principal: Principal;
+  readonly tokenId: string;
+}
+
 /** The principal of a request, or a 401 saying why not. */
-export function authenticate(authorization: string | undefined, tokens: TokenStore, runtime: RuntimeCore): Principal {
+export function authenticate(authorization: string | undefined, tokens: TokenStore, runtime: RuntimeCore): Authenticated {
   if (!authorization) throw new HttpError(401, 'unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the super-admin token is in <data-dir>/admin.token)');
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
   if (!m) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
   const check = tokens.check(m[1]!);
   if (!check.ok) throw new HttpError(401, 'unauthorized', `invalid token: ${check.reason}`);
-  const { username, builtIn } = check.info;
-  if (builtIn && username === BUILT_IN_ADMIN) return { username, superUser: true, companies: [] };
-  return principalOf(username, runtime) ?? fail401(username);
+  const { username, builtIn, id: tokenId } = check.info;
+  if (builtIn && username === BUILT_IN_ADMIN) return { principal: { username, superUser: true, companies: [] }, tokenId };
+  return { principal: principalOf(username, runtime) ?? fail401(username), tokenId };
 }
 
 function fail401(username: string): never {

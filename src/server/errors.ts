@@ -14,6 +14,7 @@ export type HttpErrorCode =
   | 'precondition-failed'
   | 'payload-too-large'
   | 'unsupported-media-type'
+  | 'too-many-requests'
   | 'internal';
 
 export class HttpError extends Error {
@@ -22,6 +23,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: HttpErrorCode,
     message: string,
+    /** Headers sent with the error (e.g. `Retry-After` of a 429). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }

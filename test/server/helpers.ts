@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Change } from '../../src/runtime/types.js';
 import { createApiServer, type ApiServer } from '../../src/server/app.js';
+import type { RateLimits } from '../../src/server/rate-limit.js';
 import { createLogger } from '../../src/server/serve.js';
 import { TokenStore } from '../../src/server/tokens.js';
 
@@ -41,14 +42,28 @@ export function tempDataDir(): string {
   return path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-server-')), '.switchboard');
 }
 
-export async function startServer(options: { dataDir?: string; bodyLimit?: number; heartbeatMs?: number } = {}): Promise<TestServer> {
+/**
+ * Limits no test reaches unless it means to: the auth matrix alone sends dozens of bad tokens
+ * from 127.0.0.1 within a second. test/server/rate-limit.test.ts sets low ones; the child
+ * process tests of serve.test.ts run with the defaults.
+ */
+export const UNREACHED_RATE_LIMITS: Partial<RateLimits> = {
+  perToken: 1e9,
+  perAddress: 1e9,
+  authFailures: 1e9,
+  fingerprintRequests: 1e9,
+  fingerprintValues: 1e9,
+  tokenCreations: 1e9,
+};
+
+export async function startServer(options: { dataDir?: string; bodyLimit?: number; heartbeatMs?: number; rateLimits?: Partial<RateLimits> } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDataDir();
   const logs = new LogCapture();
   const logger = createLogger(logs, 'debug');
   const runtime = await Runtime.open(dataDir, { log: logger, pollIntervalMs: 50 });
   const tokens = TokenStore.open(dataDir);
   const { token: adminToken } = tokens.ensureAdminToken(dataDir);
-  const server = await createApiServer({ runtime, tokens, logger, processMetrics: false, heartbeatMs: options.heartbeatMs ?? 100, bodyLimit: options.bodyLimit });
+  const server = await createApiServer({ runtime, tokens, logger, processMetrics: false, heartbeatMs: options.heartbeatMs ?? 100, bodyLimit: options.bodyLimit, rateLimits: options.rateLimits ?? UNREACHED_RATE_LIMITS });
   const url = await server.listen('127.0.0.1', 0);
   return {
     url,
