@@ -15,7 +15,7 @@ function codesIn(dirs: readonly string[]): Set<string> {
   const codes = new Set<string>();
   for (const f of dirs.flatMap(sources)) {
     const text = readFileSync(f, 'utf8');
-    for (const m of text.matchAll(/(?:\berror|\bwarning|ctx\.error|ctx\.warning|push\w*)\(\s*'([a-z0-9]+(?:-[a-z0-9]+)+)'/g)) codes.add(m[1]!);
+    for (const m of text.matchAll(/(?:\berror|\bwarning|ctx\.error|ctx\.warning|push\w*|report)\(\s*'([a-z0-9]+(?:-[a-z0-9]+)+)'/g)) codes.add(m[1]!);
     for (const m of text.matchAll(/\bcode: '([a-z0-9]+(?:-[a-z0-9]+)+)'/g)) codes.add(m[1]!);
   }
   return codes;

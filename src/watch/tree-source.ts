@@ -8,9 +8,8 @@
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { isUtf8 } from 'node:buffer';
-import { error, type PendingDiagnostic } from '../diagnostics.js';
-import { displayPath, listConfigFiles, MAX_FILE_BYTES, readConfigFile, type ConfigFile, type LoadedTree } from '../config/tree.js';
+import { error, warning, type PendingDiagnostic } from '../diagnostics.js';
+import { checkConfigBytes, displayPath, MAX_FILE_BYTES, readConfigFile, scanConfigTree, type ConfigFile, type LoadedTree } from '../config/tree.js';
 import type { SourceResource } from '../config/parse.js';
 import { contentHash, ParseCache } from './parse-cache.js';
 
@@ -71,9 +70,10 @@ export class WorkingTreeSource implements TreeSource {
 
   load(hints?: ReadonlySet<string>): TreeSnapshot {
     const { cwd } = this.options;
-    let files: ConfigFile[];
+    let files: readonly ConfigFile[];
+    let listing: readonly PendingDiagnostic[];
     try {
-      files = listConfigFiles(this.root, cwd);
+      ({ files, diagnostics: listing } = scanConfigTree(this.root, cwd));
     } catch (e) {
       const changed = [...this.#files.values()].map((f) => f.file);
       this.#files.clear();
@@ -83,7 +83,7 @@ export class WorkingTreeSource implements TreeSource {
     }
     const texts = new Map<string, string>();
     const resources: SourceResource[] = [];
-    const diagnostics: PendingDiagnostic[] = [];
+    const diagnostics: PendingDiagnostic[] = [...listing];
     const changed: string[] = [];
     const present = new Set<string>();
     for (const f of files) {
@@ -188,12 +188,49 @@ export class GitHeadSource implements TreeSource {
     }
     const listing = GitHeadSource.git(this.#toplevel, ['ls-tree', '-r', '-z', '--full-tree', commit, '--', this.#prefix === '' ? '.' : this.#prefix]).toString('utf8');
     const entries: { file: string; sha: string }[] = [];
+    const links: { file: string; repoPath: string; sha: string; config: boolean }[] = [];
+    const listed = new Set<string>();
+    const listingDiagnostics: PendingDiagnostic[] = [];
     for (const line of listing.split('\0')) {
-      const m = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(line);
+      const m = /^(\d+) (blob|commit) ([0-9a-f]+)\t(.*)$/s.exec(line);
       if (!m) continue;
-      const rel = this.#prefix === '' ? m[2]! : m[2]!.slice(this.#prefix.length + 1);
+      const [, mode, type, sha, repoPath] = m as unknown as [string, string, string, string, string];
+      const rel = this.#prefix === '' ? repoPath : repoPath.slice(this.#prefix.length + 1);
+      const file = displayPath(path.join(this.#toplevel, repoPath), this.options.cwd);
+      if (type === 'commit') {
+        if (!rel.split('/').some((p) => p.startsWith('.') || p === 'node_modules')) {
+          listingDiagnostics.push(warning('file-submodule', 'this is a git submodule: --committed-only does not read its files; commit the configuration in this repository', { file, doc: 0, path: [] }));
+        }
+        continue;
+      }
+      if (mode === '120000') {
+        const parts = rel.split('/');
+        if (!parts.some((p) => p.startsWith('.') || p === 'node_modules')) links.push({ file, repoPath, sha, config: this.#isFile || isConfigPath(rel) });
+        continue;
+      }
+      listed.add(repoPath);
       if (!this.#isFile && !isConfigPath(rel)) continue;
-      entries.push({ file: displayPath(path.join(this.#toplevel, m[2]!), this.options.cwd), sha: m[1]! });
+      entries.push({ file, sha });
+    }
+    // Symbolic links are committed as their target's path: a link to a committed file inside
+    // the configuration is that file (read once, where it is); anything else is reported.
+    if (links.length > 0) {
+      const targets = this.#catFiles(links.map((l) => l.sha));
+      for (const l of links) {
+        const target = targets.get(l.sha)!.toString('utf8');
+        const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(l.repoPath), target));
+        const within = !path.posix.isAbsolute(target) && (this.#prefix === '' ? !resolved.startsWith('../') && resolved !== '..' : resolved.startsWith(`${this.#prefix}/`));
+        const at = { file: l.file, doc: 0, path: [] };
+        if (within && listed.has(resolved)) {
+          if (l.config) listingDiagnostics.push(warning('file-duplicate-path', `this symbolic link is the same file as ${resolved}: read once, there`, at));
+        } else if (within && [...listed].some((p) => p.startsWith(`${resolved}/`))) {
+          // a link to a committed directory of the configuration: its files are read where they are
+        } else if (l.config) {
+          listingDiagnostics.push(error(within ? 'file-unreadable' : 'file-symlink-outside', `this symbolic link leads to '${target}', ${within ? 'which is not committed' : 'outside the configuration'}: --committed-only cannot read it; commit the file itself here`, at));
+        } else {
+          listingDiagnostics.push(warning(within ? 'file-unreadable' : 'file-symlink-outside', `this symbolic link leads to '${target}', ${within ? 'which is not committed' : 'outside the configuration'}: if it holds configuration files, --committed-only does not read them`, at));
+        }
+      }
     }
     entries.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
     if (entries.length === 0) return notFound(`'${this.root}' holds no configuration file in commit ${commit.slice(0, 12)} (HEAD): commit it first`, commit);
@@ -202,7 +239,7 @@ export class GitHeadSource implements TreeSource {
     const changed: string[] = missing.map((e) => e.file);
     const texts = new Map<string, string>();
     const resources: SourceResource[] = [];
-    const diagnostics: PendingDiagnostic[] = [];
+    const diagnostics: PendingDiagnostic[] = [...listingDiagnostics];
     const present = new Set(entries.map((e) => e.file));
     for (const f of [...this.#texts.keys()]) {
       if (present.has(f)) continue;
@@ -256,9 +293,6 @@ export function isConfigPath(rel: string): boolean {
 
 /** A blob as configuration text, or why not (the checks readConfigFile makes on disk). */
 function checkText(file: string, buf: Buffer, maxBytes: number): string | PendingDiagnostic {
-  const at = { file, doc: 0, path: [] };
-  if (buf.length > maxBytes) return error('file-too-large', `file is ${buf.length} bytes, over the ${maxBytes}-byte limit for a configuration file; split it into several files`, at);
-  if (buf.includes(0)) return error('file-not-text', 'file contains NUL bytes: it is binary, not YAML text; remove it or rename it so it does not end in .yaml', at);
-  if (!isUtf8(buf)) return error('file-not-text', 'file is not valid UTF-8 text; save it as UTF-8', at);
-  return buf.toString('utf8');
+  const r = checkConfigBytes(buf, file, maxBytes);
+  return r.ok ? r.text : r.diagnostic;
 }
