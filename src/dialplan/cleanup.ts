@@ -8,16 +8,24 @@
  *                 optional trunk prefix written `(0)`. `+33 (0) 1 23` → `+33(0)123`.
  * `cleanUp(dialString(x)) === cleanUp(x)` for every x. "First" means the first character that
  * is not white space or an opening parenthesis: `(+33) 1 23` and `+(33) 1 23` are `+33123`.
- * Non-ASCII input is NFKC-normalized first, so full-width digits (`０１２`) count as digits.
+ * Non-ASCII input is NFKC-normalized first, so full-width digits (`０１２`) count as digits,
+ * and invisible format characters (U+202A, U+200E, U+FEFF, …) are removed.
  */
 
 /** Longest dial string the engine translates: a second guard against regex backtracking. */
 export const MAX_NUMBER_LENGTH = 64;
 
 const NON_ASCII = /[^\u0000-\u007f]/;
+/**
+ * Invisible format characters (Unicode category Cf): the directional marks and embeddings
+ * Windows and Outlook wrap copied numbers in (U+202A … U+202C, U+200E), a byte-order mark,
+ * zero-width spaces and joiners, soft hyphens. Left in, one before `+` makes the `+` not
+ * first, so an international number would be dialled as national.
+ */
+const FORMAT_CHARS = /\p{Cf}/gu;
 
 function prepare(input: string): string {
-  return NON_ASCII.test(input) ? input.normalize('NFKC') : input;
+  return NON_ASCII.test(input) ? input.normalize('NFKC').replace(FORMAT_CHARS, '') : input;
 }
 
 function isLeadSymbol(c: number): boolean {
