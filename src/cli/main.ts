@@ -143,7 +143,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .description('serve the runtime of a data directory over HTTP until SIGTERM or SIGINT (docs/runtime.md, "HTTP API")')
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
-    .action(async (opts: { dataDir: string; listen: string }) => {
+    .option('--rate-limit <name=n>', 'change a rate limit (repeatable or comma-separated): window (s), per-token, per-address, auth-failures, fingerprint-requests, fingerprint-values, token-creations, tracked (docs/runtime.md, "Rate limits")', collect)
+    .action(async (opts: { dataDir: string; listen: string; rateLimit?: string[] }) => {
       exitCode = await (await server()).serve(opts, io);
     });
   program

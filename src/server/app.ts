@@ -58,6 +58,8 @@ export interface ApiServerOptions {
 export interface ApiServer {
   readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
   readonly metrics: ServerMetrics;
+  /** The rate limits in force (the defaults, with the options given). */
+  readonly rateLimits: RateLimits;
   /** Listen on host:port (port 0: any free port); resolves to the base URL. */
   listen(host: string, port: number): Promise<string>;
   /** Stop accepting, end event streams, wait for requests in flight. Does not close the runtime. */
@@ -597,6 +599,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   return {
     app,
     metrics,
+    rateLimits: limiter.limits,
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();

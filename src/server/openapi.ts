@@ -130,8 +130,15 @@ const use = (section: 'responses' | 'parameters', name: string): Schema => ({ $r
 
 /** Responses and parameters shared by many operations (components, referenced by name). */
 const RESPONSES: Record<string, Schema> = {
-  BadRequest: response('The request is malformed: bad JSON, wrong shape, bad query parameter.', ref('Error')),
+  BadRequest: response('The request is malformed: bad JSON, JSON nested more than 64 levels deep, wrong shape, bad query parameter.', ref('Error')),
   Unauthorized: response('No token, or a token the runtime does not know.', ref('Error')),
+  TooManyRequests: {
+    ...response(
+      'Over a rate limit: per token, per client address, per address after too many requests refused 401, and stricter ones on POST /v1/fingerprints (requests and values) and POST /v1/tokens. See docs/runtime.md, "Rate limits".',
+      ref('Error'),
+    ),
+    headers: { 'Retry-After': { description: 'Seconds until the window of the limit ends.', schema: { type: 'integer', minimum: 1 } } },
+  },
   Forbidden: response("The token's administrator may not do this (another company, or a super-user operation).", ref('Error')),
   NotFound: response('No such resource.', ref('Error')),
   PreconditionFailed: response('If-Match does not match the current revision of the resource.', ref('Error')),
@@ -229,6 +236,18 @@ function resourcePaths(): Record<string, Schema> {
   return paths;
 }
 
+/** Every operation that needs a token is rate limited: add its 429 answer. */
+function withRateLimits(paths: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      if (!op || typeof op !== 'object' || Array.isArray(op) || !('security' in op)) continue;
+      const responses = (op as unknown as { responses: Record<string, unknown> }).responses;
+      responses[429] ??= use('responses', 'TooManyRequests');
+    }
+  }
+  return paths;
+}
+
 /** The OpenAPI document. */
 export function openapiDocument(): Schema {
   const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -247,7 +266,7 @@ export function openapiDocument(): Schema {
       responses: RESPONSES,
       parameters: PARAMETERS,
     },
-    paths: {
+    paths: withRateLimits({
       '/v1/state': {
         get: {
           summary: 'The live state with its revision',
@@ -395,7 +414,15 @@ export function openapiDocument(): Schema {
           responses: { 200: { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors },
         },
       },
-    },
+      '/openapi.json': {
+        get: {
+          summary: 'This document',
+          description: 'The OpenAPI description of this API, as docs/openapi.json holds it. Needs a token, like everything but the probes.',
+          security,
+          responses: { 200: response('The OpenAPI 3.1 document.', { type: 'object' }), 401: errors[401] },
+        },
+      },
+    }),
   };
 }
 

@@ -281,7 +281,7 @@ export const API_SCHEMAS: Readonly<Record<string, Schema>> = {
         required: ['status', 'code', 'message'],
         properties: {
           status: { type: 'integer' },
-          code: { type: 'string', description: 'Stable: bad-request, invalid, unauthorized, forbidden, not-found, precondition-failed, payload-too-large, unsupported-media-type, internal.' },
+          code: { type: 'string', description: 'Stable: bad-request, invalid, unauthorized, forbidden, not-found, precondition-failed, payload-too-large, unsupported-media-type, too-many-requests, internal.' },
           message: { type: 'string' },
         },
       },

@@ -17,6 +17,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import { acquireServeLock, DEFAULT_DATA_DIR } from '../runtime/embedded.js';
 import { Runtime } from '../runtime/runtime.js';
 import { createApiServer } from './app.js';
+import { parseRateLimits, type RateLimits } from './rate-limit.js';
 import { TokenStore } from './tokens.js';
 
 export { DEFAULT_DATA_DIR };
@@ -25,6 +26,8 @@ export const DEFAULT_LISTEN = '127.0.0.1:7480';
 export interface ServeOptions {
   readonly dataDir: string;
   readonly listen: string;
+  /** `--rate-limit NAME=N` values (see {@link parseRateLimits}); limits not named keep their defaults. */
+  readonly rateLimit?: readonly string[];
 }
 
 export interface ServeIo {
@@ -60,8 +63,10 @@ export function createLogger(destination: DestinationStream | NodeJS.WritableStr
  */
 export async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   let listen: { host: string; port: number };
+  let rateLimits: Partial<RateLimits>;
   try {
     listen = parseListen(options.listen);
+    rateLimits = parseRateLimits(options.rateLimit ?? []);
   } catch (e) {
     io.stderr.write(`switchboard: ${(e as Error).message}\n`);
     return 2;
@@ -93,7 +98,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   const admin = tokens.ensureAdminToken(dataDir);
   logger.info({ file: admin.file }, admin.created ? 'wrote a new super-admin token (mode 0600): read it from this file' : 'super-admin token kept in this file');
 
-  const server = await createApiServer({ runtime, tokens, logger });
+  const server = await createApiServer({ runtime, tokens, logger, rateLimits });
   let url: string;
   try {
     url = await server.listen(listen.host, listen.port);
@@ -106,7 +111,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
     lock.release();
     return 1;
   }
-  logger.info({ url, dataDir, revision: runtime.revision() }, 'serving');
+  logger.info({ url, dataDir, revision: runtime.revision(), rateLimits: server.rateLimits }, 'serving');
 
   return new Promise<number>((resolve) => {
     let stopping = false;

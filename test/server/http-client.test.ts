@@ -113,4 +113,42 @@ describe('connectRuntime', () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
+
+  it.each([
+    ['arrays', 20_000, (d: number) => '['.repeat(d) + ']'.repeat(d)],
+    ['arrays', 100_000, (d: number) => '['.repeat(d) + ']'.repeat(d)],
+    ['objects', 20_000, (d: number) => '{"a":'.repeat(d) + '1' + '}'.repeat(d)],
+    ['objects', 100_000, (d: number) => '{"error":{"message":'.repeat(d) + '"x"' + '}}'.repeat(d)],
+  ] as const)('refuses an answer of %s nested %i deep from a hostile server, without a RangeError', async (_shape, depth, text) => {
+    const body = text(depth);
+    for (const status of [200, 409, 500]) {
+      const server = http.createServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      try {
+        const c = await connectRuntime(`http://127.0.0.1:${port}`, tokens.alice);
+        for (const call of [() => c.state(), () => c.status(), () => c.apply({ baseRevision: 0, changes: [], origin: { via: 'plan' } })]) {
+          const e = await call().catch((x: unknown) => x);
+          expect(e).toBeInstanceOf(RuntimeHttpError);
+          expect((e as Error).message).toMatch(new RegExp(`^runtime at http://127\\.0\\.0\\.1:${port} answered (GET|POST) /v1/\\w+ with HTTP ${status} and JSON nested more than 128 levels deep \\(at .*…\\): is this a Switchboard runtime\\?$`));
+        }
+        await c.close();
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    }
+  });
+
+  it('refuses to send a change set nested deeper than the server accepts, saying where', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const e = await client.apply({ baseRevision: 0, changes: [{ action: 'create', kind: 'User', id: 'acme/paris/d', body: { domain: 'acme/paris', username: 'd', firstName: deep } }], origin: { via: 'plan' } }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RuntimeHttpError);
+    expect((e as Error).message).toBe(`cannot send POST /v1/changesets to the runtime at ${s.url}: the request nests more than 64 levels deep (at changes/0/body/firstName/0/0/0/0/…); no resource does`);
+    // Just under the server's limit, it reaches the server, which judges the resource.
+    let near: unknown = 'x';
+    for (let i = 0; i < 60; i++) near = [near];
+    const refused = await client.apply({ baseRevision: s.runtime.revision(), changes: [{ action: 'create', kind: 'User', id: 'acme/paris/d', body: { domain: 'acme/paris', username: 'd', firstName: near } }], origin: { via: 'plan' } });
+    expect(refused).toMatchObject({ ok: false, code: 'invalid' });
+  });
 });
