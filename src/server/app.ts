@@ -60,6 +60,8 @@ export interface ApiServer {
   readonly metrics: ServerMetrics;
   /** The rate limits in force (the defaults, with the options given). */
   readonly rateLimits: RateLimits;
+  /** Every route the server answers (method and URL template; HEAD routes left out): what the OpenAPI document must describe. */
+  readonly routes: readonly { readonly method: string; readonly url: string }[];
   /** Listen on host:port (port 0: any free port); resolves to the base URL. */
   listen(host: string, port: number): Promise<string>;
   /** Stop accepting, end event streams, wait for requests in flight. Does not close the runtime. */
@@ -105,6 +107,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
   });
   const limiter = await RateLimiter.create(app, resolveRateLimits(options.rateLimits));
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+  });
 
   const principalOfRequest = (req: FastifyRequest): Principal => {
     const p = principals.get(req);
@@ -600,6 +606,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     app,
     metrics,
     rateLimits: limiter.limits,
+    routes,
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();
