@@ -124,7 +124,7 @@ async function confirm(io: CliIo & { stdin?: NodeJS.ReadStream }): Promise<boole
   }
 }
 
-function report(outcome: ApplyOutcome, io: CliIo): number {
+function report(outcome: ApplyOutcome, io: CliIo, plan: Plan): number {
   if (outcome.ok) {
     io.stdout.write(`Applied ${outcome.applied} change${outcome.applied === 1 ? '' : 's'}. Runtime revision is now ${outcome.revision}.\n`);
     return 0;
@@ -132,7 +132,9 @@ function report(outcome: ApplyOutcome, io: CliIo): number {
   if (outcome.code === 'unsafe') {
     io.stderr.write(`switchboard: refused, nothing applied:\n${outcome.problems.map((p) => `  - ${p.message}`).join('\n')}\n`);
   } else if (outcome.code === 'stale') {
-    io.stderr.write(`switchboard: refused, nothing applied: the runtime has moved to revision ${outcome.revision} since the plan was made; make a new plan (${outcome.message})\n`);
+    io.stderr.write(
+      `switchboard: refused, nothing applied: the plan was made at revision ${plan.runtime.revision} and the runtime has moved to revision ${outcome.revision} since; make a new plan (switchboard plan ${plan.config.root})\n`,
+    );
   } else if (outcome.code === 'secret') {
     io.stderr.write(`switchboard: refused, nothing applied: ${outcome.message}\n`);
   } else {
@@ -153,7 +155,7 @@ export async function applyCommand(target: string, options: ApplyCommandOptions,
     io.stdout.write(renderText(plan, { colour: useColour(io.stdout) }));
     if (plan.changes.length === 0) return 0;
     return withRuntime(options, io, async (client) =>
-      report(await applyPlan(plan, client, { allowDestroy: allow.kinds, secrets: secretsFromReferences(path.resolve(io.cwd, plan.config.root), processSecretSource(io.env, io.cwd, { root: plan.config.root, secretsDirs: options.secretsDir ?? [] })) }), io),
+      report(await applyPlan(plan, client, { allowDestroy: allow.kinds, secrets: secretsFromReferences(path.resolve(io.cwd, plan.config.root), processSecretSource(io.env, io.cwd, { root: plan.config.root, secretsDirs: options.secretsDir ?? [] })) }), io, plan),
     );
   }
   const state = loadDesired(target, io, options.secretsDir);
@@ -170,7 +172,7 @@ export async function applyCommand(target: string, options: ApplyCommandOptions,
         return 1;
       }
     }
-    return report(await applyPlan(plan, client, { allowDestroy: allow.kinds, secrets: secretsFromState(state) }), io);
+    return report(await applyPlan(plan, client, { allowDestroy: allow.kinds, secrets: secretsFromState(state) }), io, plan);
   });
 }
 

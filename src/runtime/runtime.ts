@@ -70,8 +70,12 @@ export interface RuntimeOptions {
   /** SQLite busy timeout: how long a writer waits for another's lock (default 5 s). */
   readonly busyTimeoutMs?: number;
   readonly engineHost?: EngineHostOptions;
-  /** For crash tests only: called inside the write transaction every 1,000 rows written. */
-  readonly testHooks?: { readonly duringWrite?: (rowsWritten: number) => void };
+  /**
+   * For tests only: `duringWrite` is called inside the write transaction every 1,000 rows
+   * written (crash tests); `beforeWrite` after the checks, before the write transaction (to
+   * commit from another process in between).
+   */
+  readonly testHooks?: { readonly duringWrite?: (rowsWritten: number) => void; readonly beforeWrite?: () => void };
 }
 
 /** The super user the runtime acts for when no principal is given (embedded CLI, engines). */
@@ -355,8 +359,8 @@ export class Runtime implements RuntimeCore {
     if (this.#closed) throw new Error('the runtime is closed');
     this.#refresh();
     const base = this.#revision;
-    const refuse = (code: RefusalCode, message: string, problems: readonly ChangeProblem[] = []): never => {
-      throw new Refusal({ ok: false, code, message, revision: base, problems });
+    const refuse = (code: RefusalCode, message: string, problems: readonly ChangeProblem[] = [], revision = base): never => {
+      throw new Refusal({ ok: false, code, message, revision, problems });
     };
     if (cs.baseRevision !== base) {
       refuse('stale', `the change set was planned against revision ${cs.baseRevision} but the live revision is ${base}: plan again`);
@@ -378,6 +382,7 @@ export class Runtime implements RuntimeCore {
       refuse('invalid', `the change set would break ${problems.length} invariant${problems.length === 1 ? '' : 's'} of the live state; nothing was applied`, problems);
     }
     const t2 = performance.now();
+    this.#hooks?.beforeWrite?.();
     this.#write(cs, writes, meta, audit ? audit() : encodeAudit(auditInput(writes), deflateSync, COMPRESS_ABOVE), refuse);
     const t3 = performance.now();
     this.#commitToCache(writes, meta.revision);
@@ -664,10 +669,17 @@ export class Runtime implements RuntimeCore {
     const pending: PendingDiagnostic[] = [];
     checkRules({ resources, byKind }, known, pending);
     const at = (ref: { file: string } | undefined) => (ref ? resources[Number(ref.file.slice(1))] : undefined);
+    // Server-wide kinds (connectors, admin accounts) of other companies are loaded for the
+    // rules that span companies (unique connector names), but without their companies' other
+    // resources: a problem found on one of them that does not involve a touched company is an
+    // artefact of that partial view, not of this change set. Each company is judged by its own
+    // state; it was checked whole when it was written.
+    const concerns = (r: Resource | undefined) => r !== undefined && companies.has(companyOf(r.kind, r.id));
     for (const d of pending) {
       if (d.severity !== 'error') continue;
       const r = at(d.at);
       const related = d.related ? at(d.related.at) : undefined;
+      if (r && !concerns(r) && !concerns(related)) continue;
       problems.push({
         code: d.code,
         message: related ? `${d.message} (${d.related!.label}: ${related.kind} ${related.id})` : d.message,
@@ -685,12 +697,13 @@ export class Runtime implements RuntimeCore {
   }
 
   /** Write everything, the audit entry and the new revision in one immediate transaction. */
-  #write(cs: ChangeSet, writes: readonly Write[], c: CommitMeta, audit: EncodedAudit, refuse: (code: RefusalCode, message: string) => never): void {
+  #write(cs: ChangeSet, writes: readonly Write[], c: CommitMeta, audit: EncodedAudit, refuse: (code: RefusalCode, message: string, problems?: readonly ChangeProblem[], revision?: number) => never): void {
     const store = this.#store;
     const hook = this.#hooks?.duringWrite;
     store.writeTransaction(() => {
       const live = store.revision();
-      if (live !== c.base) refuse('stale', `another change set was committed meanwhile (live revision ${live}, planned against ${c.base}): plan again`);
+      // The revision reported is the one found here, not the one read before checking.
+      if (live !== c.base) refuse('stale', `another change set was committed meanwhile (live revision ${live}, planned against ${c.base}): plan again`, [], live);
       for (let i = 0; i < writes.length; i++) {
         const w = writes[i]!;
         if (w.action === 'create') {

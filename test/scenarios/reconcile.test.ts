@@ -125,7 +125,7 @@ describe.each<Mode>(['embedded', 'http'])('reconciler against the %s runtime', (
     const revision = h.revision();
     const r = await h.cli(['apply', 'plan.json']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/moved to revision \d+ since the plan was made; make a new plan/);
+    expect(r.stderr).toMatch(/the plan was made at revision (\d+) and the runtime has moved to revision (?!\1)\d+ since; make a new plan \(switchboard plan /);
     expect(h.revision()).toBe(revision);
     expect(h.live('User', 'acme/paris/zoe')).toBeUndefined();
     // a fresh saved plan applies exactly

@@ -66,7 +66,7 @@ describe.each<Mode>(['embedded', 'http'])('examples/ci/review.sh against the %s 
     await h.apiUpdate('User', 'acme/paris/bruno', (b) => ({ ...b, firstName: 'Mallory' }), 'mallory');
     r = await review(h, 'apply', 'config');
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('refused, nothing applied: the runtime has moved to revision 2');
+    expect(r.stderr).toContain('refused, nothing applied: the plan was made at revision 1 and the runtime has moved to revision 2 since; make a new plan (switchboard plan config)');
     expect(r.stderr).toContain('review.sh: APPLY REFUSED: out/plan.json is STALE');
     expect(r.stderr).toContain('The plan against the runtime as it is now is in out/replan.md');
     expect(h.read('out/replan.md')).toContain('Plan: 0 to create, 2 to update');
