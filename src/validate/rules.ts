@@ -167,7 +167,7 @@ function checkDevicesAndLinks(ctx: RuleContext): void {
   for (const l of all(ctx.state, 'PbxLink')) {
     const b = l.body as Body;
     if (b.protocol === 'vtixml' && b.port !== undefined && b.port !== 3199) {
-      ctx.warning('vtixml-port', `VTI-XML link uses port ${String(b.port)}; the manual says never to change the default 3199 (§3.3.3)`, l, ['port']);
+      ctx.warning('vtixml-port', `VTI-XML link uses port ${String(b.port)}; the manual says never to change the default 3199 (§3.3.3): remove the port (or set 3199) unless the PBX really listens elsewhere`, l, ['port']);
     }
     if (b.protocol === 'csta') {
       const name = String(b.name);
@@ -196,7 +196,7 @@ function checkDevicesAndLinks(ctx: RuleContext): void {
       const res = ref(ctx, u, ['devices', i, 'link'], 'PbxLink', d.link, domain, 'PBX link');
       if (res?.ok) {
         if (res.domain !== domain) {
-          ctx.error('scope-domain', `device ${String(d.number)} uses PBX link '${d.link}' of domain '${res.domain}': a device is supervised by a link of its own domain`, u, ['devices', i, 'link']);
+          ctx.error('scope-domain', `device ${String(d.number)} uses PBX link '${d.link}' of domain '${res.domain}': a device is supervised by a link of its own domain; use a link of domain '${domain}' (declare one if needed), or declare the user in domain '${res.domain}'`, u, ['devices', i, 'link']);
           return;
         }
         const link = get(ctx.state, 'PbxLink', res.id);
@@ -269,7 +269,7 @@ function checkExtensions(ctx: RuleContext): void {
     const n = typeof count === 'number' ? count : 1;
     const numbers = expandNumbers(first, n);
     if (!numbers) {
-      ctx.error('extension-count', `${what}: count ${n} needs a numeric first number to expand, found '${first}'`, r, path);
+      ctx.error('extension-count', `${what}: count ${n} needs a numeric first number to expand, found '${first}': write the first number as digits, or list the numbers one by one`, r, path);
       return;
     }
     for (const num of numbers) claim(r, path, num, num === first ? what : `${what}, expanded from ${first} × ${n}`);
@@ -356,7 +356,7 @@ function checkAuthorizations(ctx: RuleContext): Authorized {
     const res = ref(ctx, a, ['grantee', gType], gk.kind, gValue, domain, gk.what);
     if (!res?.ok) continue;
     if (sameDomainOnly && res.domain !== domain) {
-      ctx.error('scope-domain', `${gk.what} '${String(gValue)}' is in domain '${res.domain}': ${objType === 'callQueue' ? 'a call queue' : 'a call log'} is only granted to users and groups of its own domain '${domain}'`, a, ['grantee', gType]);
+      ctx.error('scope-domain', `${gk.what} '${String(gValue)}' is in domain '${res.domain}': ${objType === 'callQueue' ? 'a call queue' : 'a call log'} is only granted to users and groups of its own domain '${domain}'; grant it to a user or group of domain '${domain}' instead`, a, ['grantee', gType]);
     }
     if (objType === 'application' && typeof objValue === 'string') {
       const users = gType === 'user' ? [res.id] : gType === 'group' ? groupMembers(ctx, res.id) : [];
@@ -441,7 +441,7 @@ function checkParameters(ctx: RuleContext): void {
       const scoped = typeof o.domain === 'string' ? o.domain : typeof o.group === 'string' ? o.group.split('/')[0] : typeof o.user === 'string' ? o.user.split('/')[0] : undefined;
       values.push({ value: o.value, path: ['overrides', i, 'value'], ...(scoped ? { domain: `${company}/${scoped}` } : {}) });
       if (typeof o.domain === 'string' && !ctx.known.get('Domain')!.has(`${company}/${o.domain}`)) {
-        ctx.error('unresolved-reference', `domain '${o.domain}' does not exist in company '${company}'${suggestIn(ctx, 'Domain', `${company}/${o.domain}`)}`, p, ['overrides', i, 'domain']);
+        ctx.error('unresolved-reference', `domain '${o.domain}' does not exist in company '${company}': declare it or fix the name${suggestIn(ctx, 'Domain', `${company}/${o.domain}`)}`, p, ['overrides', i, 'domain']);
       }
       for (const [field, kind] of [['group', 'Group'], ['user', 'User']] as const) {
         const v = o[field];
@@ -459,7 +459,7 @@ function checkParameters(ctx: RuleContext): void {
     });
     for (const { value, path, domain } of values) {
       if (TIME_PARAMETERS.has(name) && (typeof value !== 'string' || !HHMM.test(value))) {
-        ctx.error('parameter-value', `${name} must be a time HH:MM (24-hour), found ${JSON.stringify(value)}`, p, path);
+        ctx.error('parameter-value', `${name} must be a time HH:MM (24-hour), found ${JSON.stringify(value)}: write it quoted, as "07:30"`, p, path);
       }
       if (name === 'AuthorizeShareRulesGroup' && typeof value === 'string' && value !== '') {
         const res = resolveParameterRef(ctx, 'Group', value, company, domain, 'group');
@@ -566,7 +566,7 @@ function checkAdminAccounts(ctx: RuleContext): void {
       ctx.warning('admin-super-user-companies', `admin '${String(b.username)}' is a super user (all companies): the companies list has no effect; remove it`, a, ['companies'], true);
     }
     if (b.superUser !== true && companies.length === 0) {
-      ctx.warning('admin-no-company', `admin '${String(b.username)}' is neither a super user nor given any company: they can administer nothing`, a, ['username']);
+      ctx.warning('admin-no-company', `admin '${String(b.username)}' is neither a super user nor given any company: they can administer nothing; list their companies, or remove the account`, a, ['username']);
     }
   }
 }

@@ -357,7 +357,7 @@ const cases: Case[] = [
       `,
     },
     expect: ['authorizations2.yaml:7:9 scope-domain'],
-    message: ["user 'nice/carol' is in domain 'acme/nice': a call queue is only granted to users and groups of its own domain 'acme/paris'"],
+    message: ["user 'nice/carol' is in domain 'acme/nice': a call queue is only granted to users and groups of its own domain 'acme/paris'; grant it to a user or group of domain 'acme/paris' instead"],
   },
 
   // -------------------------------------------------------------------------------------
@@ -645,7 +645,7 @@ const cases: Case[] = [
     name: 'an intercom device with count 2 and a non-numeric first number',
     files: { 'intercom.yaml': hotline('*12', 2) },
     expect: ['intercom.yaml:6:13 extension-count'],
-    message: ["intercom group acme/paris/Hotline: count 2 needs a numeric first number to expand, found '*12'"],
+    message: ["intercom group acme/paris/Hotline: count 2 needs a numeric first number to expand, found '*12': write the first number as digits"],
   },
   {
     rule: 'extension-count',
@@ -938,7 +938,7 @@ const cases: Case[] = [
           value: "24:00"
     ` },
     expect: ['parameters.yaml:6:10 parameter-value', 'parameters.yaml:9:12 parameter-value'],
-    message: ['Stats-StartCleaningHour must be a time HH:MM (24-hour), found "2:30"'],
+    message: ['Stats-StartCleaningHour must be a time HH:MM (24-hour), found "2:30": write it quoted, as \"07:30\"'],
   },
   {
     rule: 'parameter-value',
@@ -1177,7 +1177,7 @@ const cases: Case[] = [
     ` },
     env: ADMIN_ENV,
     expect: ['admins.yaml:3:11 admin-no-company'],
-    message: ["admin 'ops' is neither a super user nor given any company: they can administer nothing"],
+    message: ["admin 'ops' is neither a super user nor given any company: they can administer nothing; list their companies, or remove the account"],
   },
 ];
 
@@ -1346,6 +1346,7 @@ describe('fixes from review', () => {
       `,
     });
     expect(list(ds)).toEqual(['users.yaml:9:15 scope-domain']);
+    expect(ds[0]!.message).toContain("use a link of domain 'acme/paris' (declare one if needed), or declare the user in domain 'acme/nice'");
   });
 
   it('counts above 1000 are refused by the schema before any expansion', () => {
