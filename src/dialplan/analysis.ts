@@ -2,6 +2,7 @@
  * Analyses over compiled dial plans: rules that can never be selected, how two dial plans
  * translate a sample of numbers differently, and the built-in sample.
  */
+import { BoundedRegexError } from './matcher.js';
 import { DEFAULT_SETTINGS } from './preset.js';
 import { translate } from './translate.js';
 import type {
@@ -34,7 +35,13 @@ function ref(rule: CompiledRule): TranslationRuleRef & { pattern: string } {
 function shadows(earlier: CompiledRule, later: CompiledRule): boolean {
   const l = later.literalPrefix;
   if (earlier.prefix !== undefined) return l.startsWith(earlier.prefix);
-  return earlier.assertionFree && earlier.regex!.test(l);
+  if (!earlier.assertionFree) return false;
+  try {
+    return earlier.regex!.test(l);
+  } catch (e) {
+    if (e instanceof BoundedRegexError) return false; // gave up: not certain, so not reported
+    throw e;
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * compileDialPlan: each rule compiled once (placeholders substituted, regex checked and
- * compiled, value split into literal text and group references) so that `translate` only
- * does prefix tests, regex execs and string concatenation.
+ * compiled for the bounded matcher, value split into literal text and group references) so that
+ * `translate` only does prefix tests, bounded regex matches and string concatenation.
  */
 import { dialString } from './cleanup.js';
-import { backtrackingRisk, isAssertionFree, literalPrefix, parseRegex, RegexSubsetError, type ParsedRegex } from './regex.js';
+import { BoundedRegexError, compileBoundedRegex, type BoundedRegex } from './matcher.js';
+import { isAssertionFree, literalPrefix, type ParsedRegex } from './regex.js';
 import { unreachableRules } from './analysis.js';
 import type {
   CompiledDialPlan,
@@ -94,7 +95,7 @@ const PLAIN_ALLOWED = /^[+#*]?[0-9() .\-\/]*$/;
 interface CompiledPattern {
   kind: 'prefix' | 'regex';
   prefix?: string;
-  regex?: RegExp;
+  regex?: BoundedRegex;
   parsed?: ParsedRegex;
   literalPrefix: string;
   assertionFree: boolean;
@@ -131,38 +132,17 @@ function compilePattern(rule: ResolvedRule, settings: Readonly<DialPlanSettings>
     problems.add('pattern-empty', 'pattern', 'the regular expression between the brackets is empty');
     return undefined;
   }
-  let parsed: ParsedRegex;
+  let regex: BoundedRegex;
   try {
-    parsed = parseRegex(source);
+    // anchored: a rule matches at the start of the number, as `^(?:pattern)` would
+    regex = compileBoundedRegex(source, { anchored: true });
   } catch (e) {
-    if (!(e instanceof RegexSubsetError)) throw e;
-    if (e.kind === 'unsupported') {
-      problems.add('regex-unsupported', 'pattern', e.message);
-      return undefined;
-    }
-    // a syntax error: JavaScript's own message is the familiar one, when it has one
-    try {
-      new RegExp(source);
-    } catch (js) {
-      problems.add('regex-invalid', 'pattern', (js as Error).message);
-      return undefined;
-    }
-    problems.add('regex-unsupported', 'pattern', e.message);
+    if (!(e instanceof BoundedRegexError)) throw e;
+    const code = e.code === 'regex-invalid' || e.code === 'regex-too-large' ? e.code : 'regex-unsupported';
+    problems.add(code, 'pattern', e.message);
     return undefined;
   }
-  let regex: RegExp;
-  try {
-    new RegExp(source); // validity on its own: wrapping could hide an unbalanced ")"
-    regex = new RegExp(`^(?:${source})`);
-  } catch (js) {
-    problems.add('regex-invalid', 'pattern', (js as Error).message);
-    return undefined;
-  }
-  const risk = backtrackingRisk(parsed);
-  if (risk) {
-    problems.add('regex-backtracking', 'pattern', risk);
-    return undefined;
-  }
+  const parsed = regex.parsed;
   return {
     kind: 'regex',
     regex,

@@ -1,21 +1,19 @@
 /**
  * The regular-expression subset shared by .NET (what the manual's rules are written for) and
- * JavaScript (what runs them here), and the static checks made before a rule is accepted.
+ * JavaScript (whose semantics the matcher reproduces), and the static facts the dial plan needs.
  *
  * Design note. A small recursive-descent parser reads the pattern into a tree. It refuses,
  * with a message saying why, every construct that JavaScript lacks or reads differently
  * (atomic groups, inline options, \A \Z \z \G, balancing groups, class subtraction, octal
- * escapes, \p{…}, `[]…]`, …). The tree then feeds three analyses:
- *   - backtracking: a repeated group containing a variable repetition (`(a+)+`, `(.*a){3}`)
- *     or alternatives that can match the same text (`(a|a)*`, `(1|11)+`) is refused, and so is
- *     a pattern where four or more open-ended repetitions can all match the same character
- *     (`\d+\d+\d+\d+x`). With dial strings capped at MAX_NUMBER_LENGTH (64) what remains
- *     runs in at most a few hundred thousand steps.
- *   - literalPrefix: a string every match starts with, for unreachable-rule detection.
+ * escapes, \p{…}, `[]…]`, …), and groups nested more than MAX_NESTING deep. Character sets are
+ * exact (sorted UTF-16 code-unit ranges, as JavaScript reads a pattern without the `u` flag), so
+ * the tree is a complete description of what the pattern matches: matcher.ts compiles it into a
+ * bounded program and never hands a user pattern to JavaScript's backtracking engine.
+ * Two analyses serve unreachable-rule detection:
+ *   - literalPrefix: a string every match starts with.
  *   - assertionFree: no lookaround, `$`, `\b`, `\B`. For such a regex, a match found in a
  *     string s is also found in every string that starts with s (the matching path reads only
  *     the characters it consumed), which is what makes unreachable-rule reports certain.
- * The parser never runs a regex; JavaScript's own `new RegExp` is still the judge of syntax.
  */
 
 /** Why a pattern was refused by the parser. */
@@ -29,69 +27,48 @@ export class RegexSubsetError extends Error {
   }
 }
 
-// ── character sets: 128 ASCII slots + one slot standing for "any non-ASCII character" ──
+// ── character sets: sorted, disjoint, inclusive UTF-16 code-unit ranges [lo0, hi0, lo1, hi1, …] ──
 
-const OTHER = 128;
-type CharSet = Uint8Array;
+/** A set of UTF-16 code units as sorted, disjoint, inclusive ranges: `[lo0, hi0, lo1, hi1, …]`. */
+export type CharSet = readonly number[];
 
-function emptySet(): CharSet {
-  return new Uint8Array(129);
-}
-function rangeSet(lo: number, hi: number, into: CharSet = emptySet()): CharSet {
-  for (let c = lo; c <= Math.min(hi, 127); c++) into[c] = 1;
-  if (hi > 127) into[OTHER] = 1;
-  return into;
-}
-function unionInto(into: CharSet, s: CharSet): CharSet {
-  for (let i = 0; i < 129; i++) if (s[i]) into[i] = 1;
-  return into;
-}
-function complement(s: CharSet): CharSet {
-  const out = emptySet();
-  for (let i = 0; i < 128; i++) out[i] = s[i] ? 0 : 1;
-  out[OTHER] = 1;
+const MAX_CODE_UNIT = 0xffff;
+
+function normalize(ranges: number[]): number[] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < ranges.length; i += 2) pairs.push([ranges[i]!, ranges[i + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [lo, hi] of pairs) {
+    const last = out.length - 1;
+    if (last > 0 && lo <= out[last]! + 1) out[last] = Math.max(out[last]!, hi);
+    else out.push(lo, hi);
+  }
   return out;
 }
-function intersects(a: CharSet, b: CharSet): boolean {
-  for (let i = 0; i < 129; i++) if (a[i] && b[i]) return true;
-  return false;
+function complement(s: CharSet): CharSet {
+  const out: number[] = [];
+  let next = 0;
+  for (let i = 0; i < s.length; i += 2) {
+    if (s[i]! > next) out.push(next, s[i]! - 1);
+    next = s[i + 1]! + 1;
+  }
+  if (next <= MAX_CODE_UNIT) out.push(next, MAX_CODE_UNIT);
+  return out;
 }
 function singleChar(s: CharSet): string | undefined {
-  if (s[OTHER]) return undefined;
-  let found = -1;
-  for (let i = 0; i < 128; i++) {
-    if (s[i]) {
-      if (found >= 0) return undefined;
-      found = i;
-    }
-  }
-  return found >= 0 ? String.fromCharCode(found) : undefined;
+  return s.length === 2 && s[0] === s[1] ? String.fromCharCode(s[0]!) : undefined;
 }
 function charSet(code: number): CharSet {
-  return rangeSet(code, code);
+  return [code, code];
 }
 
-const DIGIT = rangeSet(48, 57);
-const WORD = (() => {
-  const s = rangeSet(48, 57);
-  rangeSet(65, 90, s);
-  rangeSet(97, 122, s);
-  s[95] = 1;
-  return s;
-})();
-const SPACE = (() => {
-  const s = rangeSet(9, 13);
-  s[32] = 1;
-  s[OTHER] = 1;
-  return s;
-})();
-const DOT = (() => {
-  const s = complement(emptySet());
-  s[10] = 0;
-  s[13] = 0;
-  return s;
-})();
-const ANY = complement(emptySet());
+const DIGIT: CharSet = [48, 57];
+const WORD: CharSet = [48, 57, 65, 90, 95, 95, 97, 122];
+/** JavaScript's \s: WhiteSpace and LineTerminator code points of the BMP. */
+const SPACE: CharSet = normalize([9, 13, 32, 32, 0xa0, 0xa0, 0x1680, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f, 0x202f, 0x205f, 0x205f, 0x3000, 0x3000, 0xfeff, 0xfeff]);
+/** JavaScript's `.` without the `s` flag: anything but a line terminator. */
+const DOT: CharSet = complement(normalize([10, 10, 13, 13, 0x2028, 0x2029]));
 
 // ── the tree ──
 
@@ -99,15 +76,20 @@ interface Span {
   readonly start: number;
   readonly end: number;
 }
+/**
+ * A node of a parsed pattern; `start`/`end` locate it in the source for messages. Capturing
+ * groups carry their number (1-based, in order of their opening parenthesis, as in JavaScript);
+ * a back-reference carries the number or the name of the group it repeats.
+ */
 export type RegexNode =
   | (Span & { readonly t: 'char'; readonly set: CharSet })
   | (Span & { readonly t: 'seq'; readonly items: readonly RegexNode[] })
   | (Span & { readonly t: 'alt'; readonly branches: readonly RegexNode[] })
-  | (Span & { readonly t: 'group'; readonly body: RegexNode; readonly capture: boolean; readonly name?: string })
-  | (Span & { readonly t: 'look'; readonly body: RegexNode })
+  | (Span & { readonly t: 'group'; readonly body: RegexNode; readonly capture: boolean; readonly index?: number; readonly name?: string })
+  | (Span & { readonly t: 'look'; readonly body: RegexNode; readonly behind: boolean; readonly negate: boolean })
   | (Span & { readonly t: 'assert'; readonly kind: '^' | '$' | '\\b' | '\\B' })
-  | (Span & { readonly t: 'backref' })
-  | (Span & { readonly t: 'quant'; readonly body: RegexNode; readonly min: number; readonly max: number });
+  | (Span & { readonly t: 'backref'; readonly group?: number; readonly name?: string })
+  | (Span & { readonly t: 'quant'; readonly body: RegexNode; readonly min: number; readonly max: number; readonly lazy: boolean });
 
 /** What the parser learnt about a pattern. */
 export interface ParsedRegex {
@@ -117,7 +99,14 @@ export interface ParsedRegex {
   readonly captureCount: number;
   readonly namedCount: number;
   readonly unnamedCount: number;
+  /** Name → number of the named groups. */
+  readonly groupNames: ReadonlyMap<string, number>;
+  /** Some back-reference (`\1`, `\k<name>`) appears. */
+  readonly hasBackReference: boolean;
 }
+
+/** Deepest nesting of groups accepted: deeper patterns are refused instead of overflowing the stack. */
+export const MAX_NESTING = 100;
 
 const unsupported = (m: string) => new RegexSubsetError('unsupported', m);
 const syntax = (m: string) => new RegexSubsetError('syntax', m);
@@ -126,7 +115,8 @@ class Parser {
   private i = 0;
   private captures = 0;
   private named = 0;
-  private readonly names = new Set<string>();
+  private depth = 0;
+  private readonly names = new Map<string, number>();
   private readonly backrefs: { n: number; at: number }[] = [];
   private readonly namedBackrefs: { name: string; at: number }[] = [];
 
@@ -151,6 +141,8 @@ class Parser {
       captureCount: this.captures,
       namedCount: this.named,
       unnamedCount: this.captures - this.named,
+      groupNames: this.names,
+      hasBackReference: this.backrefs.length + this.namedBackrefs.length > 0,
     };
   }
 
@@ -207,12 +199,15 @@ class Parser {
     } else return atom;
     this.i++;
     if (atom.t === 'assert') throw syntax(`nothing to repeat before "${c}" at position ${this.i}`);
-    if (this.peek() === '?') this.i++; // lazy: same language, same analysis
-    else if (this.peek() === '+') {
+    let lazy = false;
+    if (this.peek() === '?') {
+      this.i++;
+      lazy = true;
+    } else if (this.peek() === '+') {
       throw unsupported(`possessive quantifier "${this.src.slice(atom.end, this.i + 1)}" is not supported (neither .NET nor JavaScript has it)`);
     }
     if (this.quantifierAhead()) throw syntax(`nested quantifier at position ${this.i + 1}`);
-    return { t: 'quant', body: atom, min, max, start: atom.start, end: this.i };
+    return { t: 'quant', body: atom, min, max, lazy, start: atom.start, end: this.i };
   }
 
   private atom(): RegexNode {
@@ -246,16 +241,25 @@ class Parser {
   }
 
   private group(start: number): RegexNode {
+    if (++this.depth > MAX_NESTING) {
+      throw unsupported(`groups are nested more than ${MAX_NESTING} deep at position ${start + 1}; flatten the pattern`);
+    }
     let kind: 'capture' | 'plain' | 'look' = 'capture';
     let name: string | undefined;
+    let behind = false;
+    let negate = false;
     if (this.peek() === '?') {
       this.i++;
       const c = this.src[this.i++];
       if (c === ':') kind = 'plain';
-      else if (c === '=' || c === '!') kind = 'look';
-      else if (c === '<' && (this.peek() === '=' || this.peek() === '!')) {
+      else if (c === '=' || c === '!') {
+        kind = 'look';
+        negate = c === '!';
+      } else if (c === '<' && (this.peek() === '=' || this.peek() === '!')) {
+        negate = this.peek() === '!';
         this.i++;
         kind = 'look';
+        behind = true;
       } else if (c === '<') {
         const close = this.src.indexOf('>', this.i);
         if (close < 0) throw syntax('named group "(?<" is missing its ">"');
@@ -270,7 +274,7 @@ class Parser {
         if (this.names.has(name)) {
           throw unsupported(`group name "${name}" is used twice: .NET merges such groups, JavaScript refuses them`);
         }
-        this.names.add(name);
+        this.names.set(name, this.captures + 1);
         this.named++;
       } else if (c === "'") {
         throw unsupported(`"(?'name'…)" groups are .NET-only; write "(?<name>…)"`);
@@ -286,12 +290,13 @@ class Parser {
         throw syntax(`unknown group construct "(?${c ?? ''}" at position ${start + 1}`);
       }
     }
-    if (kind === 'capture') this.captures++;
+    const index = kind === 'capture' ? ++this.captures : undefined;
     const body = this.alternation();
     if (this.peek() !== ')') throw syntax(`group opened at position ${start + 1} is missing its ")"`);
     this.i++;
-    if (kind === 'look') return { t: 'look', body, start, end: this.i };
-    return { t: 'group', body, capture: kind === 'capture', ...(name !== undefined ? { name } : {}), start, end: this.i };
+    this.depth--;
+    if (kind === 'look') return { t: 'look', body, behind, negate, start, end: this.i };
+    return { t: 'group', body, capture: index !== undefined, ...(index !== undefined ? { index } : {}), ...(name !== undefined ? { name } : {}), start, end: this.i };
   }
 
   /** After a backslash. Returns a char set, an assertion or a back-reference. */
@@ -332,7 +337,7 @@ class Parser {
           const name = this.src.slice(this.i + 1, close);
           this.i = close + 1;
           this.namedBackrefs.push({ name, at: start });
-          return { t: 'backref', start, end: this.i };
+          return { t: 'backref', name, start, end: this.i };
         }
         throw unsupported(`"\\k" must be followed by <name>; .NET's \\k'name' form is not supported`);
       }
@@ -378,7 +383,7 @@ class Parser {
           let digits = c;
           while (/[0-9]/.test(this.peek() ?? '')) digits += this.src[this.i++];
           this.backrefs.push({ n: Number(digits), at: start });
-          return { t: 'backref', start, end: this.i };
+          return { t: 'backref', group: Number(digits), start, end: this.i };
         }
         if (/[A-Za-z]/.test(c)) throw unsupported(`"\\${c}" is not a recognised escape`);
         return node(charSet(c.charCodeAt(0)));
@@ -398,7 +403,7 @@ class Parser {
           : '"[]" is an empty class in JavaScript but starts a class containing "]" in .NET; escape it as "\\]"',
       );
     }
-    const set = emptySet();
+    const ranges: number[] = [];
     for (;;) {
       if (this.i >= this.src.length) throw syntax(`character class opened at position ${start + 1} is missing its "]"`);
       const c = this.src[this.i]!;
@@ -418,13 +423,14 @@ class Parser {
           throw unsupported('a range in [...] must go between two single characters, not a class such as \\d');
         }
         if (lo > hi) throw syntax(`range out of order in character class at position ${this.i}`);
-        rangeSet(lo, hi, set);
+        ranges.push(lo, hi);
       } else if (typeof lo === 'number') {
-        unionInto(set, charSet(lo));
+        ranges.push(lo, lo);
       } else {
-        unionInto(set, lo);
+        ranges.push(...lo);
       }
     }
+    const set = normalize(ranges);
     return { t: 'char', set: negate ? complement(set) : set, start, end: this.i };
   }
 
@@ -464,9 +470,10 @@ function children(n: RegexNode): readonly RegexNode[] {
   }
 }
 
-function walk(n: RegexNode, visit: (n: RegexNode) => void): void {
+/** Calls `visit` on n and every node below it, parents first. */
+export function walkRegex(n: RegexNode, visit: (n: RegexNode) => void): void {
   visit(n);
-  for (const c of children(n)) walk(c, visit);
+  for (const c of children(n)) walkRegex(c, visit);
 }
 
 function find(n: RegexNode, pred: (n: RegexNode) => boolean): RegexNode | undefined {
@@ -478,7 +485,12 @@ function find(n: RegexNode, pred: (n: RegexNode) => boolean): RegexNode | undefi
   return undefined;
 }
 
-function nullable(n: RegexNode): boolean {
+/**
+ * True when n may match the empty string. Conservative: lookaround, assertions and
+ * back-references count as possibly empty. The matcher relies on `false` being certain: such a
+ * node consumes at least one character on every path.
+ */
+export function nullable(n: RegexNode): boolean {
   switch (n.t) {
     case 'char':
       return false;
@@ -493,41 +505,6 @@ function nullable(n: RegexNode): boolean {
     default:
       return true; // look, assert, backref (a back-reference may be empty)
   }
-}
-
-/** Characters a non-empty match of n can start with. */
-function first(n: RegexNode): CharSet {
-  switch (n.t) {
-    case 'char':
-      return n.set;
-    case 'seq': {
-      const out = emptySet();
-      for (const item of n.items) {
-        unionInto(out, first(item));
-        if (!nullable(item)) break;
-      }
-      return out;
-    }
-    case 'alt':
-      return n.branches.reduce((acc, b) => unionInto(acc, first(b)), emptySet());
-    case 'group':
-    case 'quant':
-      return first(n.body);
-    case 'backref':
-      return ANY;
-    default:
-      return emptySet();
-  }
-}
-
-/** Every character n can consume anywhere. */
-function charsOf(n: RegexNode): CharSet {
-  const out = emptySet();
-  walk(n, (m) => {
-    if (m.t === 'char') unionInto(out, m.set);
-    else if (m.t === 'backref') unionInto(out, ANY);
-  });
-  return out;
 }
 
 /** Literal text every match of n starts with; `complete` when n matches exactly that text. */
@@ -570,71 +547,4 @@ export function literalPrefix(parsed: ParsedRegex): string {
 /** True when the regex has no lookaround and no assertion other than ^. */
 export function isAssertionFree(parsed: ParsedRegex): boolean {
   return !find(parsed.root, (n) => n.t === 'look' || (n.t === 'assert' && n.kind !== '^'));
-}
-
-const variable = (n: RegexNode) => n.t === 'quant' && n.min !== n.max;
-
-function overlappingAlternatives(alt: Extract<RegexNode, { t: 'alt' }>, src: string): string | undefined {
-  const bs = alt.branches;
-  for (let i = 0; i < bs.length; i++) {
-    for (let j = i + 1; j < bs.length; j++) {
-      const a = bs[i]!;
-      const b = bs[j]!;
-      const ta = src.slice(a.start, a.end);
-      const tb = src.slice(b.start, b.end);
-      if (nullable(a) || nullable(b)) return `alternatives "${ta}" and "${tb}" can both match nothing`;
-      const la = literal(a);
-      const lb = literal(b);
-      if (la.complete && lb.complete) {
-        if (la.text.startsWith(lb.text) || lb.text.startsWith(la.text)) {
-          return `alternatives "${ta}" and "${tb}" can match the same text`;
-        }
-      } else if (intersects(first(a), first(b))) {
-        return `alternatives "${ta}" and "${tb}" can start with the same character`;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Most open-ended repetitions allowed to compete for the same character. */
-export const MAX_OVERLAPPING_REPETITIONS = 3;
-
-/**
- * Refuses patterns prone to catastrophic backtracking. Returns a message, or undefined when the
- * pattern is accepted. Conservative: some harmless patterns (e.g. `(\d+-)+`) are refused too.
- */
-export function backtrackingRisk(parsed: ParsedRegex): string | undefined {
-  const src = parsed.source;
-  let message: string | undefined;
-  walk(parsed.root, (n) => {
-    if (message || n.t !== 'quant' || n.max <= 1) return;
-    const outer = src.slice(n.start, n.end);
-    const inner = find(n.body, variable);
-    if (inner) {
-      message = `"${outer}" repeats "${src.slice(inner.start, inner.end)}", itself a variable repetition: nested repetitions can take exponential time to fail; rewrite without the outer repetition`;
-      return;
-    }
-    const alt = find(n.body, (m) => m.t === 'alt' && overlappingAlternatives(m, src) !== undefined);
-    if (alt && alt.t === 'alt') {
-      message = `"${outer}" repeats a choice where ${overlappingAlternatives(alt, src)}: this can take exponential time to fail; make the alternatives start with different characters`;
-    }
-  });
-  if (message) return message;
-
-  const open: RegexNode[] = [];
-  walk(parsed.root, (n) => {
-    if (n.t === 'quant' && n.max - n.min >= 2) open.push(n);
-  });
-  if (open.length > MAX_OVERLAPPING_REPETITIONS) {
-    const sets = open.map(charsOf);
-    for (let c = 0; c < 129; c++) {
-      const competing = open.filter((_, k) => sets[k]![c]);
-      if (competing.length > MAX_OVERLAPPING_REPETITIONS) {
-        const list = competing.map((q) => `"${src.slice(q.start, q.end)}"`).join(', ');
-        return `${competing.length} repetitions (${list}) can all match the same characters: trying every way to share the number between them is too slow; use at most ${MAX_OVERLAPPING_REPETITIONS}`;
-      }
-    }
-  }
-  return undefined;
 }

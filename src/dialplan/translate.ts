@@ -17,8 +17,12 @@
  * Incoming: step 1, 2 and 4 as above; then incomingRemove is removed from the start if
  * present, incomingAdd is added, and the first matching incoming rule is applied. The external
  * prefix is never added to incoming numbers.
+ * A rule whose regex has back-references may give up (BACKREF_STEP_BUDGET): the number is then
+ * not translated (result null), and the reason names the rule and what to change. Choosing a later
+ * rule instead would silently translate the number differently.
  */
 import { cleanUp, dialString, digitsFrom, hasDigit, isAllDigits, MAX_NUMBER_LENGTH } from './cleanup.js';
+import { BoundedRegexError } from './matcher.js';
 import type {
   CompiledDialPlan,
   CompiledRule,
@@ -40,7 +44,13 @@ interface RuleMatch {
   readonly replacement: string;
 }
 
-function firstMatch(rules: readonly CompiledRule[], dial: string): RuleMatch | undefined {
+/** A rule whose regex gave up on the number (back-references over their step budget). */
+interface RuleGaveUp {
+  readonly rule: CompiledRule;
+  readonly gaveUp: string;
+}
+
+function firstMatch(rules: readonly CompiledRule[], dial: string): RuleMatch | RuleGaveUp | undefined {
   for (const rule of rules) {
     if (rule.prefix !== undefined) {
       if (!dial.startsWith(rule.prefix)) continue;
@@ -48,14 +58,26 @@ function firstMatch(rules: readonly CompiledRule[], dial: string): RuleMatch | u
       for (const p of rule.template) if ('text' in p) replacement += p.text;
       return { rule, consumed: rule.prefix.length, replacement };
     }
-    const m = rule.regex!.exec(dial);
+    let m;
+    try {
+      m = rule.regex!.exec(dial);
+    } catch (e) {
+      if (e instanceof BoundedRegexError) return { rule, gaveUp: e.message };
+      throw e;
+    }
     if (!m) continue;
     let replacement = '';
     // text taken from the number contributes its digits only: + # * ( ) come from the value
-    for (const p of rule.template) replacement += 'text' in p ? p.text : digitsFrom(m[p.group] ?? '', 0);
-    return { rule, consumed: m[0].length, replacement };
+    for (const p of rule.template) replacement += 'text' in p ? p.text : digitsFrom(m.captures[p.group] ?? '', 0);
+    return { rule, consumed: m.captures[0]!.length, replacement };
   }
   return undefined;
+}
+
+function gaveUp(input: string, direction: Direction, cleaned: string, g: RuleGaveUp, trace: Trace): Translation {
+  const reason = `${g.rule.label} could not be evaluated, so the number is not translated: ${g.gaveUp}`;
+  trace.add('rule-gave-up', '', reason);
+  return done(input, direction, cleaned, null, reason, trace, g.rule);
 }
 
 const isInternal = (s: string, internalLength: number) => s.length <= internalLength && isAllDigits(s);
@@ -117,6 +139,7 @@ export function translate(
 
   if (isInternal(cleaned, s.internalLength)) {
     const match = firstMatch(rules, dial);
+    if (match && 'gaveUp' in match) return gaveUp(number, direction, cleaned, match, trace);
     if (match && match.consumed === dial.length) {
       const result = match.replacement;
       const reason = `${match.rule.label} matched the whole internal number ${cleaned}, giving ${result || '(nothing)'}`;
@@ -134,6 +157,7 @@ export function translate(
   if (direction === 'incoming') return translateIncoming(compiled, number, cleaned, dial, trace);
 
   const match = firstMatch(rules, dial);
+  if (match && 'gaveUp' in match) return gaveUp(number, direction, cleaned, match, trace);
   if (!match) {
     if (isAllDigits(cleaned)) {
       const result = s.externalPrefix + cleaned;
@@ -196,6 +220,7 @@ function translateIncoming(compiled: CompiledDialPlan, number: string, cleaned: 
   const prepared = cleanUp(dial);
   const before = did.length ? `${did.join(', ')}, then ` : '';
   const match = firstMatch(compiled.incoming, dial);
+  if (match && 'gaveUp' in match) return gaveUp(number, 'incoming', cleaned, match, trace);
   if (!match) {
     const reason = `${before}no incoming rule matched; incoming numbers never get the external prefix`;
     trace.add('no-rule', prepared, 'no incoming rule matched');

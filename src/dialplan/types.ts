@@ -4,9 +4,10 @@
  * Three stages, each with its own type:
  *   DialPlanInput ──resolveDialPlan──▶ ResolvedDialPlan ──compileDialPlan──▶ CompiledDialPlan ──translate──▶ Translation
  * `DialPlanInput` mirrors the DialPlan YAML resource. `ResolvedDialPlan` is a plain JSON value
- * (safe to diff, store, print). `CompiledDialPlan` holds compiled regular expressions: it is an
- * in-memory engine value only, never put it into a plan or serialize it.
+ * (safe to diff, store, print). `CompiledDialPlan` holds compiled regular expressions
+ * (`BoundedRegex`): it is an in-memory engine value only, never put it into a plan or serialize it.
  */
+import type { BoundedRegex } from './matcher.js';
 
 /** Which list a rule belongs to: numbers dialled out, or caller numbers received. */
 export type Direction = 'outgoing' | 'incoming';
@@ -109,7 +110,7 @@ export type DialPlanProblemCode =
   | 'value-unsupported'
   | 'regex-invalid'
   | 'regex-unsupported'
-  | 'regex-backtracking'
+  | 'regex-too-large'
   | 'regex-group-numbering'
   | 'rule-unreachable';
 
@@ -135,7 +136,7 @@ export type ValuePart = { readonly text: string } | { readonly group: number };
 
 /**
  * A rule ready to run. Plain patterns become a literal `prefix`; regex patterns an anchored
- * `regex`. `literalPrefix` is a string every match starts with ('' when unknown) and
+ * bounded `regex` (matched at the start of the number only). `literalPrefix` is a string every match starts with ('' when unknown) and
  * `assertionFree` says the regex has no lookaround, `$`, `\b` or `\B`: both feed
  * `unreachableRules`.
  */
@@ -151,7 +152,7 @@ export interface CompiledRule {
   readonly value: string;
   readonly kind: 'prefix' | 'regex';
   readonly prefix?: string;
-  readonly regex?: RegExp;
+  readonly regex?: BoundedRegex;
   readonly template: readonly ValuePart[];
   /** The value starts with `[-ExternalPrefix-]`: the external prefix is never added again. */
   readonly valueHasExternalPrefix: boolean;
@@ -163,7 +164,7 @@ export interface CompiledRule {
   readonly ref: TranslationRuleRef;
 }
 
-/** A compiled dial plan: in-memory only (holds RegExp objects); do not serialize. */
+/** A compiled dial plan: in-memory only (holds BoundedRegex objects); do not serialize. */
 export interface CompiledDialPlan {
   readonly settings: Readonly<DialPlanSettings>;
   readonly outgoing: readonly CompiledRule[];
@@ -191,6 +192,7 @@ export interface TranslationStep {
     | 'incoming-add'
     | 'rule'
     | 'rule-skipped'
+    | 'rule-gave-up'
     | 'no-rule'
     | 'external-prefix';
   /** The number after this step. */
@@ -200,7 +202,8 @@ export interface TranslationStep {
 
 /**
  * The outcome of translating one number. `result` is null when the number cannot be
- * translated (no digits, longer than `MAX_NUMBER_LENGTH`, or a rule left no digits).
+ * translated (no digits, longer than `MAX_NUMBER_LENGTH`, a rule left no digits, or a rule
+ * with back-references gave up: `BACKREF_STEP_BUDGET`).
  * `reason` is one human sentence; `steps` is present when asked for.
  */
 export interface Translation {
