@@ -56,7 +56,8 @@ export function parseFile(file: string, text: string): ParsedFile {
     values = parseDocuments(file, text, diagnostics);
   } catch (e) {
     // Parsers recurse; a pathological input (e.g. 100,000 nested brackets) can exhaust the stack.
-    diagnostics.push(error('yaml-syntax', `file cannot be parsed (${(e as Error).message.split('\n')[0]}): nesting is too deep or the file is not YAML`, { file, doc: 0, path: [] }));
+    if (!isStackOverflow(e)) throw e;
+    diagnostics.push(tooDeep(file, text));
     return { resources: [], diagnostics };
   }
   const resources: SourceResource[] = [];
@@ -108,21 +109,36 @@ function parseWithPositions(file: string, text: string, diagnostics: PendingDiag
     seen.add(key);
     diagnostics.push(d);
   };
+  let reportedDepth = false;
   const values = list.map((d, i) => {
-    for (const e of d.errors) push({ severity: 'error', code: yamlCode(e.code), message: yamlMessage(e), at: { file, doc: i, path: [] }, ...at(e.pos[0]) });
+    for (const e of d.errors) {
+      // The parser caught its own stack overflow: one located, fixable diagnostic instead.
+      if (isStackOverflow(e)) {
+        if (!reportedDepth) diagnostics.push(tooDeep(file, text, i));
+        reportedDepth = true;
+        continue;
+      }
+      push({ severity: 'error', code: yamlCode(e.code), message: yamlMessage(e), at: { file, doc: i, path: [] }, ...at(e.pos[0]) });
+    }
     for (const w of d.warnings) push({ severity: 'warning', code: 'yaml-warning', message: w.message.split('\n')[0]!, at: { file, doc: i, path: [] }, ...at(w.pos[0]) });
     if (d.errors.length > 0) return SKIP;
     let value: unknown;
     try {
       value = d.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (e) {
-      diagnostics.push(
-        error(
-          'yaml-alias-limit',
-          `document expands more than ${MAX_ALIAS_COUNT} aliases (a resource-exhaustion pattern such as "billion laughs"); write the values out or use fewer aliases`,
-          { file, doc: i, path: [] },
-        ),
-      );
+      if (isStackOverflow(e)) {
+        if (!reportedDepth) diagnostics.push(tooDeep(file, text, i));
+        reportedDepth = true;
+        return SKIP;
+      }
+      const alias = amplifyingAlias(d);
+      diagnostics.push({
+        severity: 'error',
+        code: 'yaml-alias-limit',
+        message: `${alias ? `alias *${alias.source} expands to ${alias.size} values here; the ` : 'the '}document expands more than ${MAX_ALIAS_COUNT} aliases (a resource-exhaustion pattern such as "billion laughs"): write the values out or use fewer aliases`,
+        at: { file, doc: i, path: [] },
+        ...(alias ? at(alias.offset) : {}),
+      });
       return SKIP;
     }
     const cyclePath = findCycle(value);
@@ -134,6 +150,104 @@ function parseWithPositions(file: string, text: string, diagnostics: PendingDiag
   });
   if (dropped > 0) diagnostics.push({ severity: 'error', code: 'yaml-syntax', message: `… and ${dropped} more syntax errors in this file`, at: { file, doc: 0, path: [] }, line: 1, column: 1 });
   return values;
+}
+
+function isStackOverflow(e: unknown): boolean {
+  return (e instanceof RangeError || (e instanceof Error && e.name === 'YAMLParseError') || (e instanceof Error && 'code' in e)) && /Maximum call stack size exceeded/.test((e as Error).message);
+}
+
+/**
+ * The diagnostic for a document nested too deep to parse, at the first place where flow
+ * collections (`[`, `{`) open more than MAX_DEPTH levels (quoted text and comments skipped),
+ * or at the document when the depth comes from block indentation.
+ */
+function tooDeep(file: string, text: string, doc = 0): PendingDiagnostic {
+  const offset = deepFlowOffset(text);
+  const message = `document is nested more than ${MAX_DEPTH} levels deep${offset === undefined ? '' : ' here'}, too deep to parse; a configuration never needs that: flatten it`;
+  if (offset === undefined) return error('yaml-too-deep', message, { file, doc, path: [] });
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { severity: 'error', code: 'yaml-too-deep', message, at: { file, doc, path: [] }, line, column: offset - lineStart + 1 };
+}
+
+/** Offset of the bracket that opens flow level MAX_DEPTH + 1, if any. One pass, no recursion. */
+function deepFlowOffset(text: string): number | undefined {
+  let depth = 0;
+  let quote = 0; // the quote character code while inside a quoted scalar
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quote) {
+      if (c === 0x5c /* \\ */ && quote === 0x22) i++;
+      else if (c === quote) quote = 0;
+      continue;
+    }
+    if (c === 0x22 || c === 0x27) {
+      // a quote opens a scalar only at the start of a token
+      const p = i > 0 ? text.charCodeAt(i - 1) : 0x0a;
+      if (p === 0x20 || p === 0x0a || p === 0x09 || p === 0x5b || p === 0x7b || p === 0x2c || p === 0x3a) quote = c;
+    } else if (c === 0x23 /* # */ && (i === 0 || text.charCodeAt(i - 1) === 0x20 || text.charCodeAt(i - 1) === 0x0a)) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return i;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return undefined;
+}
+
+/**
+ * The alias to point at when a document expands too many: walking aliases in document order,
+ * the first one whose expansion brings the total over ten times the limit (the amplifying
+ * step of a "billion laughs"), else the one with the largest expansion. Sizes count values,
+ * memoized per anchored node, so this costs the size of the document, not of its expansion.
+ */
+function amplifyingAlias(doc: YAML.Document): { source: string; offset: number; size: number } | undefined {
+  const Y = yaml();
+  const sizes = new Map<unknown, number>();
+  const cap = 1e12;
+  const sizeOf = (node: unknown, depth: number): number => {
+    if (depth > MAX_DEPTH * 4) return 1;
+    if (Y.isAlias(node)) {
+      const target = node.resolve(doc);
+      if (!target) return 1;
+      let n = sizes.get(target);
+      if (n === undefined) {
+        sizes.set(target, 1); // a recursive alias counts as one
+        n = sizeOf(target, depth + 1);
+        sizes.set(target, n);
+      }
+      return n;
+    }
+    if (Y.isPair(node)) return Math.min(cap, sizeOf(node.key, depth + 1) + sizeOf(node.value, depth + 1));
+    if (Y.isCollection(node)) {
+      let n = 1;
+      for (const item of node.items) n = Math.min(cap, n + sizeOf(item, depth + 1));
+      return n;
+    }
+    return 1;
+  };
+  let total = 0;
+  let best: { source: string; offset: number; size: number } | undefined;
+  let found: { source: string; offset: number; size: number } | undefined;
+  Y.visit(doc, {
+    Alias(_key, node) {
+      const size = sizeOf(node, 0);
+      const here = { source: node.source, offset: node.range?.[0] ?? 0, size };
+      total += size;
+      if (!best || size > best.size) best = here;
+      if (total > MAX_ALIAS_COUNT * 10) {
+        found = here;
+        return Y.visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found ?? best;
 }
 
 function yamlCode(code: string): string {

@@ -73,9 +73,22 @@ describe('broken inputs never crash and always yield located diagnostics', () =>
     expect(tabs.diagnostics.map(short)).toContain('broken.yaml:6:1 yaml-tab');
   });
 
-  it('refuses billion laughs instead of expanding it', () => {
+  it('refuses billion laughs instead of expanding it, at the amplifying alias', () => {
     const r = validateFiles({ 'broken.yaml': corpus['billion laughs']! });
-    expect(r.diagnostics.map((d) => d.code)).toEqual(['yaml-alias-limit']);
+    expect(r.diagnostics.map(short)).toEqual(['broken.yaml:7:8 yaml-alias-limit']);
+    expect(r.diagnostics[0]!.message).toMatch(/^alias \*c expands to \d+ values here; .*: write the values out or use fewer aliases$/);
+  });
+
+  it.each([
+    ['50,000 nested flow sequences', `${header('Company')}name: x\nextra: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`, 'broken.yaml:4:72 yaml-too-deep'],
+    ['20,000 nested flow mappings', `${header('Company')}name: x\nextra: ${'{a: '.repeat(20_000)}1${'}'.repeat(20_000)}\n`, 'broken.yaml:4:264 yaml-too-deep'],
+    ['brackets in quotes and comments do not count', `${header('Company')}name: x\n# ${'['.repeat(100)}\nnote: "${'['.repeat(100)}"\nextra: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`, 'broken.yaml:6:72 yaml-too-deep'],
+    ['50,000 nested block sequences on one line', `${header('Company')}name: x\nextra:\n  ${'- '.repeat(50_000)}x\n`, 'broken.yaml:1:1 yaml-too-deep'],
+  ])('%s: one located yaml-too-deep that says to flatten, never a stack overflow', (_name, text, expected) => {
+    const r = validateFiles({ 'broken.yaml': text });
+    expect(r.diagnostics.map(short)).toEqual([expected]);
+    expect(r.diagnostics[0]!.message).toContain('flatten it');
+    expect(r.diagnostics[0]!.message).not.toContain('call stack');
   });
 
   it('allows a few aliases (anchors are legitimate YAML)', () => {
