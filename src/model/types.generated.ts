@@ -42,6 +42,13 @@ export type Schedule = {
   every?: string;
 };
 /**
+ * Phone numbers, as the source writes them.
+ *
+ * @minItems 1
+ * @maxItems 19
+ */
+export type MoreNumbers = string[];
+/**
  * When the import runs ("Synchronisation"). Omitted: manual.
  */
 export type Schedule1 = {
@@ -1990,13 +1997,17 @@ export interface Connection {
    */
   path?: string;
   /**
-   * Field delimiter (CSV).
+   * Field delimiter (CSV): one character, not a quote or a line break. French Excel exports use `;`.
    */
   delimiter?: string;
   /**
-   * Character encoding of the file (CSV).
+   * Character encoding of the file (CSV): `utf-8` (the default; a UTF-8 byte order mark is allowed), `windows-1252` (what Excel and Outlook save as "CSV" on Western-European Windows: ’ € œ), `latin1` (ISO-8859-1), `utf-16le` (Excel's "Unicode text"). Nothing is ever replaced: a file that is not valid in its encoding is refused with the line, and the encoding to set.
    */
-  encoding?: 'utf-8' | 'utf-16le' | 'latin1';
+  encoding?: 'utf-8' | 'windows-1252' | 'latin1' | 'utf-16le';
+  /**
+   * Splits a cell into several values (CSV), e.g. ` ::: ` in Google Contacts exports: a phone field keeps every value (each identifies the caller), other fields take the first. Omitted: one value per cell.
+   */
+  valueSeparator?: string;
 }
 /**
  * A contact synchronized from a Directory (§8): runtime-only, created, updated and deleted by the directory's synchronization runs (owned by `directory:<name>`), never declared in configuration. Its fields are the Directory's mapping applied to one source entry (merged with other merge-flagged directories' entries sharing its e-mail).
@@ -2102,6 +2113,16 @@ export interface Contact {
      * Private field 9 (its label is the Directory's privateLabels.private9).
      */
     private9?: string;
+  };
+  /**
+   * Further numbers of a phone field whose source holds several values (a multi-valued LDAP attribute such as two telephoneNumber values, a CSV cell split by the directory's valueSeparator): the first is in `fields`; every one identifies the caller in a lookup, and the field's red list hides them all.
+   */
+  additionalPhones?: {
+    assistantPhone?: MoreNumbers;
+    switchboardPhone?: MoreNumbers;
+    businessPhone?: MoreNumbers;
+    mobilePhone?: MoreNumbers;
+    homePhone?: MoreNumbers;
   };
   /**
    * Phone fields hidden by the red list (§8.2.4): the number identifies the caller but is never shown.

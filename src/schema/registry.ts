@@ -14,6 +14,7 @@ import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction, AnySchemaObject } from 'ajv';
 import type addFormatsModule from 'ajv-formats';
 import { KIND_NAMES, type KindName } from '../model/kinds.js';
+import { EMAIL_PATTERN } from '../model/field-checks.js';
 import { fieldPath, type NodePath } from '../diagnostics.js';
 import { didYouMean } from '../util/suggest.js';
 import { inlineRefs } from './inline.js';
@@ -72,7 +73,9 @@ export function createAjv(options: { standalone?: boolean } = {}): Ajv2020 {
     allowUnionTypes: true,
     ...(options.standalone ? { code: { source: true, esm: false } } : {}),
   });
-  addFormats(ajv, ['email', 'uri']);
+  addFormats(ajv, ['uri']);
+  // One e-mail rule for config, the runtime and the sync engines (src/model/field-checks.ts).
+  ajv.addFormat('email', EMAIL_PATTERN);
   // Annotations only: secrets are located statically from the schemas (secretPatterns).
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   // Annotations for the differ (src/plan/canonical.ts): a field the runtime cannot change in

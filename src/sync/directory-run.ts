@@ -11,6 +11,17 @@
  * - `dryRun` → the changes are returned, nothing is written;
  * - no change → nothing is written at all (no change set, no revision, no audit entry).
  *
+ * Values the source holds but a contact cannot (an e-mail that is not an address, a picture too
+ * large, …) are left out with a warning in the record; the rest of the entry is stored. A
+ * malformed CSV file (a row shifted by a stray quote, bytes that are not in the declared
+ * encoding) fails the run as a whole: nothing is changed.
+ *
+ * Identity: a contact's id is its directory and stable identifier. When a desired contact has
+ * no live contact of its id, but exactly one managed contact left over by the run reads the same
+ * except for how its non-ASCII characters were decoded (the directory's `encoding` was wrong and
+ * is now corrected), that contact is updated in place — it keeps its id — instead of being
+ * deleted and created again.
+ *
  * Merge (§8.2.2): the run of a merge-flagged directory reads every merge-flagged directory of
  * its domain (all of them, before any write), merges contacts sharing an e-mail, and keeps the
  * contacts this directory wins (lowest priority). Each directory's run manages only its own
@@ -22,9 +33,9 @@ import { createHash } from 'node:crypto';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Change, LiveResource } from '../runtime/types.js';
 import { sameJson } from '../runtime/engines/util.js';
-import { contactsOf, mergeContacts, readCsvDirectory, readLdapDirectory, type ContactRecord } from './directory.js';
+import { contactsOf, mergeContacts, PHONE_FIELDS, readCsvDirectory, readLdapDirectory, type ContactRecord, type PhoneField, type SourceRead } from './directory.js';
 import type { LdapConnection } from './ldap.js';
-import { describe, recordRun, SyncError, type RunOptions, type RunRecord } from './run.js';
+import { describe, keptNotes, recordRun, SyncError, type RunOptions, type RunRecord } from './run.js';
 import type { ImportCounts, ImportNote } from './user-import.js';
 
 type Body = Readonly<Record<string, unknown>>;
@@ -54,6 +65,7 @@ export function contactBody(domain: string, c: ContactRecord): Record<string, un
     identifier: contactIdentifier(c.identifier),
     ...(c.priority !== Number.MAX_SAFE_INTEGER ? { priority: c.priority } : {}),
     fields: Object.fromEntries(Object.entries(c.fields).filter(([, v]) => v !== '')),
+    ...(c.additionalPhones && Object.keys(c.additionalPhones).length > 0 ? { additionalPhones: c.additionalPhones } : {}),
     ...(c.hidden.length > 0 ? { hidden: [...c.hidden] } : {}),
     ...(c.invisible.length > 0 ? { invisible: [...c.invisible] } : {}),
     ...(c.address.length > 0 ? { address: [...c.address] } : {}),
@@ -67,11 +79,14 @@ export function contactRecordOf(r: LiveResource): ContactRecord {
   const b = r.body;
   const domain = String(b.domain);
   const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+  const more = (b.additionalPhones ?? {}) as Record<string, unknown>;
+  const additionalPhones = Object.fromEntries(PHONE_FIELDS.filter((p) => list(more[p]).length > 0).map((p) => [p, list(more[p])])) as Partial<Record<PhoneField, string[]>>;
   return {
     directory: `${domain}/${String(b.directory)}`,
     priority: typeof b.priority === 'number' ? b.priority : Number.MAX_SAFE_INTEGER,
     identifier: String(b.identifier),
     fields: (b.fields ?? {}) as Record<string, string>,
+    ...(Object.keys(additionalPhones).length > 0 ? { additionalPhones } : {}),
     hidden: list(b.hidden),
     invisible: list(b.invisible),
     address: list(b.address),
@@ -80,7 +95,7 @@ export function contactRecordOf(r: LiveResource): ContactRecord {
   };
 }
 
-async function readRows(rt: Runtime, d: LiveResource, options: DirectoryRunOptions): Promise<Map<string, string>[]> {
+async function readRows(rt: Runtime, d: LiveResource, options: DirectoryRunOptions): Promise<SourceRead> {
   const b = d.body;
   if (b.serverType === 'CSV') return readCsvDirectory(b, options.baseDir ?? process.cwd());
   const c = (b.connection ?? {}) as Record<string, unknown>;
@@ -99,6 +114,20 @@ export interface ContactPlan {
   readonly managed: number;
 }
 
+/**
+ * A contact's fields with every run of non-ASCII characters replaced by one marker: the same
+ * for `Müller`, `MÃ¼ller` (UTF-8 read as Windows-1252) and `M\uFFFDller` (Windows-1252 read
+ * as UTF-8), since decoding never changes ASCII characters. Only used to pair a contact whose
+ * id changed with the encoding with the contact it was.
+ */
+export function encodingInsensitiveKey(fields: Readonly<Record<string, unknown>>): string {
+  return JSON.stringify(
+    Object.keys(fields)
+      .sort()
+      .map((k) => [k, String(fields[k]).replace(/[^\x20-\x7e]+/g, '\u0000')]),
+  );
+}
+
 /** Plan the contacts of directory `domain/name` (pure): desired contacts vs the live state. */
 export function planContacts(domain: string, name: string, desired: readonly ContactRecord[], live: readonly LiveResource[]): ContactPlan {
   const manager = directoryManager(name);
@@ -110,10 +139,17 @@ export function planContacts(domain: string, name: string, desired: readonly Con
     if (r.kind !== 'Contact' || r.body.domain !== domain || r.body.directory !== name) continue;
     (r.manager === manager ? existing : others).set(r.id, r);
   }
-  const creates: Change[] = [];
+  const creates: { id: string; body: Record<string, unknown> }[] = [];
   const updates: Change[] = [];
   const deletes: Change[] = [];
   const seen = new Set<string>();
+  const update = (current: LiveResource, body: Record<string, unknown>) => {
+    if (sameJson(current.body, body)) counts.unchanged++;
+    else {
+      updates.push({ action: 'update', kind: 'Contact', id: current.id, body });
+      counts.updated++;
+    }
+  };
   for (const c of desired) {
     const body = contactBody(domain, c);
     const id = `${domain}/${name}/${String(body.identifier)}`;
@@ -124,26 +160,42 @@ export function planContacts(domain: string, name: string, desired: readonly Con
     }
     seen.add(id);
     const current = existing.get(id);
-    if (current) {
-      if (sameJson(current.body, body)) counts.unchanged++;
-      else {
-        updates.push({ action: 'update', kind: 'Contact', id, body });
-        counts.updated++;
-      }
-    } else if (others.has(id)) {
+    if (current) update(current, body);
+    else if (others.has(id)) {
       counts.ignored++;
       notes.push({ level: 'ignored', message: `Contact ${id} exists and is managed by ${others.get(id)!.manager}: the directory never touches it` });
-    } else {
-      creates.push({ action: 'create', kind: 'Contact', id, body, manager });
-      counts.created++;
+    } else creates.push({ id, body });
+  }
+  // A contact to create and a managed one to delete that differ only by how their non-ASCII
+  // characters were decoded are one contact whose directory's encoding was corrected.
+  const leftovers = new Map<string, LiveResource[]>();
+  for (const [id, r] of existing) {
+    if (seen.has(id)) continue;
+    const k = encodingInsensitiveKey((r.body.fields ?? {}) as Record<string, unknown>);
+    leftovers.set(k, [...(leftovers.get(k) ?? []), r]);
+  }
+  const createKeys = new Map<string, number>();
+  const keyOf = (b: Record<string, unknown>) => encodingInsensitiveKey((b.fields ?? {}) as Record<string, unknown>);
+  for (const c of creates) createKeys.set(keyOf(c.body), (createKeys.get(keyOf(c.body)) ?? 0) + 1);
+  const createChanges: Change[] = [];
+  for (const c of creates) {
+    const k = keyOf(c.body);
+    const candidates = leftovers.get(k);
+    if (candidates?.length === 1 && createKeys.get(k) === 1) {
+      const was = candidates[0]!;
+      seen.add(was.id);
+      update(was, { ...c.body, identifier: was.body.identifier });
+      continue;
     }
+    createChanges.push({ action: 'create', kind: 'Contact', id: c.id, body: c.body, manager });
+    counts.created++;
   }
   for (const id of existing.keys()) {
     if (seen.has(id)) continue;
     deletes.push({ action: 'delete', kind: 'Contact', id });
     counts.deleted++;
   }
-  return { changes: [...deletes, ...creates, ...updates], counts, notes, managed: existing.size };
+  return { changes: [...deletes, ...createChanges, ...updates], counts, notes, managed: existing.size };
 }
 
 /** Run the directory `id` (`company/domain/name`) once. Never throws for source problems: the record says what happened. */
@@ -154,7 +206,7 @@ export async function runDirectory(rt: Runtime, id: string, options: DirectoryRu
   if (!dir) throw new SyncError(`no Directory '${id}' in the runtime at ${rt.dataDir}: apply the configuration first`);
   const zero: ImportCounts = { created: 0, updated: 0, disabled: 0, deleted: 0, ignored: 0, errors: 0, unchanged: 0 };
   const finish = (r: Omit<RunRecord, 'kind' | 'id' | 'startedAt' | 'endedAt' | 'dryRun'>): RunRecord =>
-    recordRun(rt.dataDir, { kind: 'Directory', id, startedAt, dryRun: options.dryRun === true, endedAt: now().toISOString(), ...r, notes: r.notes.slice(0, 200) });
+    recordRun(rt.dataDir, { kind: 'Directory', id, startedAt, dryRun: options.dryRun === true, endedAt: now().toISOString(), ...r, notes: keptNotes(r.notes) });
   const failed = (message: string, sourceEntries = 0) => finish({ outcome: 'failed', message, sourceEntries, managed: 0, counts: zero, notes: [] });
   const domain = String(dir.body.domain);
   const name = String(dir.body.name);
@@ -167,12 +219,12 @@ export async function runDirectory(rt: Runtime, id: string, options: DirectoryRu
   const group = merge
     ? rt.state({ company }).resources.filter((r) => r.kind === 'Directory' && r.body.domain === domain && r.body.mergeContacts === true && r.body.type !== 'disabled' && SUPPORTED.has(String(r.body.serverType)))
     : [dir];
-  const read: { d: LiveResource; contacts: ContactRecord[]; rows: number; skipped: number; duplicates: number }[] = [];
+  const read: { d: LiveResource; contacts: ContactRecord[]; rows: number; skipped: number; duplicates: number; notes: ImportNote[]; empty?: string }[] = [];
   for (const d of group) {
     try {
-      const rows = await readRows(rt, d, options);
-      const { contacts, skipped, duplicates } = contactsOf(d.body as Body, rows);
-      read.push({ d, contacts, rows: rows.length, skipped, duplicates });
+      const source = await readRows(rt, d, options);
+      const { contacts, skipped, duplicates, notes } = contactsOf(d.body as Body, source.rows);
+      read.push({ d, contacts, rows: source.rows.length, skipped, duplicates, notes: [...source.notes, ...notes], ...(source.empty ? { empty: source.empty } : {}) });
     } catch (e) {
       const which = d.id === id ? 'reading the source' : `reading merged directory ${d.id}`;
       return failed(`${which} failed: ${(e as Error).message}; nothing was changed`);
@@ -184,7 +236,7 @@ export async function runDirectory(rt: Runtime, id: string, options: DirectoryRu
   const desired = all.filter((c) => c.directory === key);
   const kept = new Set(desired.map((c) => c.identifier));
   const mergedAway = own.contacts.filter((c) => !kept.has(c.identifier)).length;
-  const baseNotes: ImportNote[] = [];
+  const baseNotes: ImportNote[] = [...own.notes];
   if (own.skipped > 0) baseNotes.push({ level: 'ignored', message: `${own.skipped} source entries with no mapped field: skipped` });
   if (own.duplicates > 0) baseNotes.push({ level: 'ignored', message: `${own.duplicates} source entries repeat an identifier: skipped` });
   if (merge && mergedAway > 0) baseNotes.push({ level: 'warning', message: `${mergedAway} contacts merged into contacts of directories with a lower priority (they own them)` });
@@ -196,7 +248,7 @@ export async function runDirectory(rt: Runtime, id: string, options: DirectoryRu
     const summary = { sourceEntries: own.rows, managed: plan.managed, counts, notes: [...baseNotes, ...plan.notes] };
     const threshold = options.maxRemovePercent ?? 30;
     if (own.rows === 0) {
-      return finish({ outcome: 'refused', message: `the source returned no entries: a filter typo or a directory outage must not empty the directory, so nothing was changed (${plan.managed} contacts kept). Check the connection, base DN, filter or file.`, ...summary, changes: plan.changes });
+      return finish({ outcome: 'refused', message: `the source returned no entries${own.empty ? ` (${own.empty})` : ''}: a filter typo or a directory outage must not empty the directory, so nothing was changed (${plan.managed} contacts kept). Check the connection, base DN, filter or file.`, ...summary, changes: plan.changes });
     }
     if (plan.managed > 0 && plan.counts.deleted > 0 && (100 * plan.counts.deleted) / plan.managed > threshold) {
       const share = ((100 * plan.counts.deleted) / plan.managed).toFixed(1);

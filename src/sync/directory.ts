@@ -1,10 +1,17 @@
 /**
  * Directory synchronization (manual §8), the pure part: field expressions with their options,
  * red lists, `[VIP]` private fields, stable identifiers, merging contacts that share an e-mail
- * across merge-flagged directories, directory priority — plus the two readers (CSV file, LDAP).
+ * across merge-flagged directories, directory priority — plus the two readers (a CSV file,
+ * src/sync/csv.ts; LDAP). directory-run.ts stores the contacts.
  *
- * NOT wired to the runtime yet: there is no live `Contact` kind to write contacts to (see
- * docs/sync.md, "Not done yet"). Everything here is what that engine will call.
+ * Every source value is checked with the rules of src/model/field-checks.ts before it becomes
+ * a contact field: a bad one (an e-mail that is not an address, a phone that is not a number,
+ * control characters, a picture too large) is left out with a warning naming the entry (its
+ * DN, or the file and line) and the field; the rest of the entry is kept.
+ *
+ * Multi-valued sources (an LDAP attribute with several values, a CSV cell split by
+ * `valueSeparator`): a phone field keeps every value — the first in `fields`, the others in
+ * `additionalPhones`, and each one identifies a caller; other fields take the first value.
  *
  * Field expression: `sourceField|options`, options comma-separated (docs/sync.md):
  *   a  postal address (shown with a map link)      i  invisible in the Caller (still in the Alerter)
@@ -15,8 +22,11 @@
  * cased, then hashed.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { attrText, ldapSearchAll, type LdapConnection, type LdapEntry } from './ldap.js';
+import { emailProblem, photoProblem, phoneProblem, PHOTO_MAX_BYTES, textProblem, TEXT_MAX_LENGTH, withoutFormatCharacters } from '../model/field-checks.js';
+import { FieldExpressionSyntaxError, parseFieldExpressionSyntax, type FieldExpressionSyntax } from '../model/field-expression.js';
+import { readCsvFile, type CsvEncoding } from './csv.js';
+import { attrValues, isBinaryAttribute, ldapSearchAll, type LdapConnection, type LdapEntry } from './ldap.js';
+import { shown, type ImportNote } from './user-import.js';
 
 export interface FieldOptions {
   readonly address: boolean;
@@ -38,58 +48,26 @@ export class FieldExpressionError extends Error {
   }
 }
 
-/** Parse `Field|h,u,p:9{0}::^[0-9]{4}$`. Throws {@link FieldExpressionError} with the reason. */
+/** Parse `Field|h,u,p:9{0}::^[0-9]{4}$`. Throws {@link FieldExpressionError} with the reason (the syntax is src/model/field-expression.ts, which `validate` checks too). */
 export function parseFieldExpression(expression: string): FieldExpression {
-  const bar = expression.indexOf('|');
-  const source = (bar < 0 ? expression : expression.slice(0, bar)).trim();
-  if (source === '') throw new FieldExpressionError(expression, 'no source field before |');
-  const opts: { address: boolean; hash: boolean; invisible: boolean; case?: FieldOptions['case']; rewrite?: FieldOptions['rewrite'] } = { address: false, hash: false, invisible: false };
-  if (bar < 0) return { source, options: opts };
-  let rest = expression.slice(bar + 1);
-  while (rest !== '') {
-    if (rest.startsWith('p:')) {
-      const body = rest.slice(2);
-      const sep = body.indexOf('::');
-      const template = sep < 0 ? body : body.slice(0, sep);
-      const pattern = sep < 0 ? undefined : body.slice(sep + 2);
-      let regex: RegExp | undefined;
-      if (pattern) {
-        try {
-          regex = new RegExp(pattern);
-        } catch (e) {
-          throw new FieldExpressionError(expression, `the p: regular expression is not valid: ${(e as Error).message}`);
-        }
-      }
-      opts.rewrite = regex ? { template, regex } : { template };
-      break; // p: is last; its text may hold commas
-    }
-    const comma = rest.indexOf(',');
-    const opt = (comma < 0 ? rest : rest.slice(0, comma)).trim();
-    rest = comma < 0 ? '' : rest.slice(comma + 1);
-    switch (opt) {
-      case 'a':
-        opts.address = true;
-        break;
-      case 'h':
-        opts.hash = true;
-        break;
-      case 'i':
-        opts.invisible = true;
-        break;
-      case 'l':
-        opts.case = 'lower';
-        break;
-      case 'u':
-        opts.case = 'upper';
-        break;
-      case 'm':
-        opts.case = 'mixed';
-        break;
-      default:
-        throw new FieldExpressionError(expression, `unknown option '${opt}' (a, h, i, l, m, u, or p:PREFIX{0}SUFFIX::REGEX last)`);
+  let syntax: FieldExpressionSyntax;
+  try {
+    syntax = parseFieldExpressionSyntax(expression);
+  } catch (e) {
+    throw new FieldExpressionError(expression, e instanceof FieldExpressionSyntaxError ? e.reason : (e as Error).message);
+  }
+  const { source, rewrite, ...flags } = syntax;
+  const pattern = rewrite?.pattern;
+  let regex: RegExp | undefined;
+  if (pattern) {
+    try {
+      regex = new RegExp(pattern);
+    } catch (e) {
+      throw new FieldExpressionError(expression, `the p: regular expression is not valid: ${(e as Error).message}`);
     }
   }
-  return { source, options: opts };
+  const options: FieldOptions = { ...flags, ...(rewrite ? { rewrite: regex ? { template: rewrite.template, regex } : { template: rewrite.template } } : {}) };
+  return { source, options };
 }
 
 /** The value of a field after its options; undefined stays undefined. */
@@ -109,7 +87,12 @@ const RED = new Set(['1', 'true', 'yes', 'y', 'lr', 'rf']);
 export const isRedListed = (v: string | undefined): boolean => v !== undefined && RED.has(v.trim().toLowerCase());
 
 export const PHONE_FIELDS = ['assistantPhone', 'switchboardPhone', 'businessPhone', 'mobilePhone', 'homePhone'] as const;
+export type PhoneField = (typeof PHONE_FIELDS)[number];
 export const CONTACT_FIELDS = ['identifier', 'lastName', 'firstName', 'company', 'photo', ...PHONE_FIELDS, 'email1', ...Array.from({ length: 10 }, (_, i) => `private${i}`)] as const;
+const PHONES: ReadonlySet<string> = new Set(PHONE_FIELDS);
+
+/** Most numbers one phone field of a contact keeps (the first in `fields`, the rest in `additionalPhones`). */
+export const MAX_PHONE_VALUES = 20;
 
 /** A synchronized contact, as the directory engine will store it. */
 export interface ContactRecord {
@@ -119,6 +102,8 @@ export interface ContactRecord {
   /** Stable across re-syncs: the mapped identifier, else a digest of name, company and e-mail. */
   readonly identifier: string;
   readonly fields: Readonly<Record<string, string>>;
+  /** Further numbers of a phone field whose source has several values (its first is in `fields`); they identify the caller too. */
+  readonly additionalPhones?: Readonly<Partial<Record<PhoneField, readonly string[]>>>;
   /** Phone fields hidden by the red list (the number is kept for lookup, never shown). */
   readonly hidden: readonly string[];
   /** Fields with option `i`. */
@@ -130,7 +115,42 @@ export interface ContactRecord {
   readonly sources: readonly string[];
 }
 
+/** Every number of a contact's phone field: `fields[p]`, then its additional numbers. */
+export function phoneNumbers(c: Pick<ContactRecord, 'fields' | 'additionalPhones'>, p: PhoneField): string[] {
+  const first = c.fields[p];
+  return first === undefined ? [] : [first, ...(c.additionalPhones?.[p] ?? [])];
+}
+
 type Body = Readonly<Record<string, unknown>>;
+
+/**
+ * One entry of a source: where it is, for messages (an LDAP DN, or `file.csv line 12`), and
+ * its values by source field name (also under the lower-cased name), each a list (an LDAP
+ * attribute may have several values; a CSV cell has one unless `valueSeparator` splits it).
+ */
+export interface SourceRow {
+  readonly where: string;
+  readonly values: ReadonlyMap<string, readonly string[]>;
+}
+
+/** What a reader read: the entries, warnings about values it left out, and how to describe an empty source. */
+export interface SourceRead {
+  readonly rows: readonly SourceRow[];
+  readonly notes: readonly ImportNote[];
+  /** Why there are no rows, when the reader knows better than "no entries" (a header-only CSV file). */
+  readonly empty?: string;
+}
+
+/** A row from plain values (tests, and sources with one value per field). */
+export function sourceRow(where: string, values: Readonly<Record<string, string | readonly string[]>>): SourceRow {
+  const map = new Map<string, readonly string[]>();
+  for (const [k, v] of Object.entries(values)) {
+    const list = typeof v === 'string' ? [v] : v;
+    map.set(k, list);
+    if (!map.has(k.toLowerCase())) map.set(k.toLowerCase(), list);
+  }
+  return { where, values: map };
+}
 
 /** The parsed mapping of a Directory body; throws FieldExpressionError for a bad expression. */
 export function directoryMapping(body: Body): { fields: Map<string, FieldExpression>; redList: Map<string, string>; vipFields: string[] } {
@@ -143,23 +163,66 @@ export function directoryMapping(body: Body): { fields: Map<string, FieldExpress
   return { fields, redList, vipFields };
 }
 
-/** Source rows (field name → text) → contacts of one directory. Rows with no usable field are skipped. */
-export function contactsOf(body: Body, rows: readonly ReadonlyMap<string, string>[]): { contacts: ContactRecord[]; skipped: number; duplicates: number } {
+/** The source fields a mapping reads: every field expression's source and every red-list field. */
+export function mappedSources(body: Body): { name: string; by: string }[] {
+  const out: { name: string; by: string }[] = [];
+  const { fields, redList } = directoryMapping(body);
+  for (const [field, expr] of fields) out.push({ name: expr.source, by: `fields.${field}` });
+  for (const [field, source] of redList) out.push({ name: source, by: `redList.${field}` });
+  return out;
+}
+
+/** Why a contact field's value cannot be stored, or undefined (src/model/field-checks.ts). */
+export function contactFieldProblem(field: string, v: string): string | undefined {
+  if (field === 'identifier') return undefined; // stored as is, or as its digest (contactIdentifier)
+  if (field === 'email1') return emailProblem(v);
+  if (PHONES.has(field)) return phoneProblem(v);
+  if (field === 'photo') return photoProblem(v);
+  if (field === 'lastName' || field === 'firstName' || field === 'company') return textProblem(v, TEXT_MAX_LENGTH, false);
+  return textProblem(v, TEXT_MAX_LENGTH, true);
+}
+
+const rowValues = (row: SourceRow, name: string): readonly string[] => row.values.get(name) ?? row.values.get(name.toLowerCase()) ?? [];
+
+/**
+ * Source rows → contacts of one directory. Rows with no usable field are skipped; a value
+ * that fails its field's check is left out with a warning (`notes`) and the rest of the row
+ * is kept.
+ */
+export function contactsOf(body: Body, rows: readonly SourceRow[]): { contacts: ContactRecord[]; skipped: number; duplicates: number; notes: ImportNote[] } {
   const { fields, redList, vipFields } = directoryMapping(body);
   const directory = `${String(body.domain)}/${String(body.name)}`;
   const priority = typeof body.priority === 'number' ? body.priority : Number.MAX_SAFE_INTEGER;
   const out = new Map<string, ContactRecord>();
+  const notes: ImportNote[] = [];
   let skipped = 0;
   let duplicates = 0;
-  const get = (row: ReadonlyMap<string, string>, name: string) => row.get(name) ?? row.get(name.toLowerCase());
   for (const row of rows) {
     const values: Record<string, string> = {};
+    const more: Partial<Record<PhoneField, string[]>> = {};
     const invisible: string[] = [];
     const address: string[] = [];
     for (const [field, expr] of fields) {
-      const v = applyOptions(get(row, expr.source)?.trim(), expr.options);
-      if (v === undefined) continue;
-      values[field] = v;
+      const phone = PHONES.has(field);
+      const kept: string[] = [];
+      for (const raw of rowValues(row, expr.source)) {
+        const source = phone ? withoutFormatCharacters(raw).trim() : raw.trim();
+        const v = applyOptions(source, expr.options);
+        if (v === undefined) continue;
+        const problem = contactFieldProblem(field, v);
+        if (problem) {
+          notes.push({ level: 'warning', message: `${row.where}: ${field} ${field === 'photo' ? `(${expr.source})` : shown(v)} ${problem}: left out` });
+          continue;
+        }
+        if (!kept.includes(v)) kept.push(v);
+        if (!phone || kept.length >= MAX_PHONE_VALUES) break;
+      }
+      if (kept.length === 0) continue;
+      values[field] = kept[0]!;
+      if (kept.length > 1) more[field as PhoneField] = kept.slice(1);
+      if (phone && kept.length >= MAX_PHONE_VALUES && rowValues(row, expr.source).length > MAX_PHONE_VALUES) {
+        notes.push({ level: 'warning', message: `${row.where}: ${field} has ${rowValues(row, expr.source).length} values: the first ${MAX_PHONE_VALUES} are kept` });
+      }
       if (expr.options.invisible) invisible.push(field);
       if (expr.options.address) address.push(field);
     }
@@ -173,18 +236,31 @@ export function contactsOf(body: Body, rows: readonly ReadonlyMap<string, string
       duplicates++;
       continue;
     }
-    const hidden = PHONE_FIELDS.filter((p) => contactFields[p] !== undefined && redList.has(p) && isRedListed(get(row, redList.get(p)!)));
+    const redValue = (p: string) => rowValues(row, redList.get(p)!)[0];
+    const hidden = PHONE_FIELDS.filter((p) => contactFields[p] !== undefined && redList.has(p) && isRedListed(redValue(p)));
     const vip = vipFields.some((f) => contactFields[f] !== undefined);
-    out.set(identifier, { directory, priority, identifier, fields: contactFields, hidden, invisible: invisible.filter((f) => f !== 'identifier'), address, vip, sources: [directory] });
+    out.set(identifier, {
+      directory,
+      priority,
+      identifier,
+      fields: contactFields,
+      ...(Object.keys(more).length > 0 ? { additionalPhones: more } : {}),
+      hidden,
+      invisible: invisible.filter((f) => f !== 'identifier'),
+      address,
+      vip,
+      sources: [directory],
+    });
   }
-  return { contacts: [...out.values()], skipped, duplicates };
+  return { contacts: [...out.values()], skipped, duplicates, notes };
 }
 
 /**
  * Merge contacts sharing an e-mail (case-insensitive) across merge-flagged directories
  * (§8.2.2): one contact, whose fields come from the directory with the lowest priority,
- * completed by the others in priority order; hidden/VIP flags are the union. Contacts of
- * directories that do not merge, and contacts without e-mail, are kept as they are.
+ * completed by the others in priority order (a phone field's additional numbers come with
+ * the field); hidden/VIP flags are the union. Contacts of directories that do not merge, and
+ * contacts without e-mail, are kept as they are.
  */
 export function mergeContacts(directories: readonly { readonly merge: boolean; readonly contacts: readonly ContactRecord[] }[]): ContactRecord[] {
   const out: ContactRecord[] = [];
@@ -205,8 +281,25 @@ export function mergeContacts(directories: readonly { readonly merge: boolean; r
     }
     const fields: Record<string, string> = {};
     for (const c of [...sorted].reverse()) Object.assign(fields, c.fields);
+    const more: Partial<Record<PhoneField, readonly string[]>> = {};
+    for (const p of PHONE_FIELDS) {
+      const winner = sorted.find((c) => c.fields[p] !== undefined);
+      const extra = winner?.additionalPhones?.[p];
+      if (extra && extra.length > 0) more[p] = extra;
+    }
     const union = (k: 'hidden' | 'invisible' | 'address') => [...new Set(sorted.flatMap((c) => c[k]))].sort();
-    out.push({ ...first, fields, hidden: union('hidden'), invisible: union('invisible'), address: union('address'), vip: sorted.some((c) => c.vip), sources: sorted.map((c) => c.directory) });
+    const { additionalPhones: _drop, ...base } = first;
+    void _drop;
+    out.push({
+      ...base,
+      fields,
+      ...(Object.keys(more).length > 0 ? { additionalPhones: more } : {}),
+      hidden: union('hidden'),
+      invisible: union('invisible'),
+      address: union('address'),
+      vip: sorted.some((c) => c.vip),
+      sources: sorted.map((c) => c.directory),
+    });
   }
   return out.sort((a, b) => a.priority - b.priority || a.directory.localeCompare(b.directory) || a.identifier.localeCompare(b.identifier));
 }
@@ -214,58 +307,51 @@ export function mergeContacts(directories: readonly { readonly merge: boolean; r
 // ---------------------------------------------------------------------------------------
 // Readers
 
-/** Parse delimited text (RFC 4180 quoting; the first row is the header). */
-export function parseCsv(text: string, delimiter = ','): Map<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  for (; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += c;
-    } else if (c === '"' && field === '') quoted = true;
-    else if (c === delimiter) {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  const [header, ...data] = rows.filter((r) => !(r.length === 1 && r[0] === ''));
-  if (!header) return [];
-  return data.map((r) => new Map(header.map((h, j) => [h.trim(), r[j] ?? ''] as const)));
-}
-
-/** Read a CSV directory's file (`connection.path`, relative to `baseDir`). */
-export function readCsvDirectory(body: Body, baseDir: string): Map<string, string>[] {
+/** Read a CSV directory's file (`connection.path`, relative to `baseDir`): strict, see src/sync/csv.ts. */
+export function readCsvDirectory(body: Body, baseDir: string): SourceRead {
   const c = (body.connection ?? {}) as Record<string, unknown>;
   if (typeof c.path !== 'string') throw new Error(`Directory ${String(body.domain)}/${String(body.name)}: connection.path is required for a CSV directory`);
   const file = c.path.startsWith('/') ? c.path : `${baseDir}/${c.path}`;
-  const encoding = c.encoding === 'utf-16le' ? 'utf16le' : c.encoding === 'latin1' ? 'latin1' : 'utf8';
-  return parseCsv(readFileSync(file, encoding), typeof c.delimiter === 'string' ? c.delimiter : ',');
+  return readCsvFile(file, {
+    name: c.path,
+    delimiter: typeof c.delimiter === 'string' ? c.delimiter : ',',
+    encoding: (typeof c.encoding === 'string' ? c.encoding : 'utf-8') as CsvEncoding,
+    ...(typeof c.valueSeparator === 'string' ? { valueSeparator: c.valueSeparator } : {}),
+    columns: mappedSources(body),
+  });
 }
 
-/** Read an LDAP directory: every attribute its fields and red list name, as text rows. */
-export async function readLdapDirectory(body: Body, password: string | undefined, extra: Partial<LdapConnection> = {}): Promise<Map<string, string>[]> {
+/** Image types a photo may be stored as, by their first bytes. */
+const IMAGE_TYPES: readonly { readonly type: string; readonly magic: readonly number[] }[] = [
+  { type: 'image/jpeg', magic: [0xff, 0xd8, 0xff] },
+  { type: 'image/png', magic: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
+  { type: 'image/gif', magic: [0x47, 0x49, 0x46, 0x38] },
+];
+
+/**
+ * A picture's bytes (LDAP `jpegPhoto`, `thumbnailPhoto`) as a `data:` URL (`data:image/jpeg;base64,…`)
+ * that a browser or the Caller shows as is; or why not: not a JPEG, PNG or GIF, or larger than
+ * {@link PHOTO_MAX_BYTES}.
+ */
+export function imageDataUrl(bytes: Buffer): { url: string } | { problem: string } {
+  if (bytes.length > PHOTO_MAX_BYTES) return { problem: `is ${Math.ceil(bytes.length / 1024)} KiB, over the ${PHOTO_MAX_BYTES / 1024} KiB limit for a photo` };
+  const t = IMAGE_TYPES.find((i) => i.magic.every((b, k) => bytes[k] === b));
+  if (!t) return { problem: 'is not a JPEG, PNG or GIF picture' };
+  return { url: `data:${t.type};base64,${bytes.toString('base64')}` };
+}
+
+/**
+ * Read an LDAP directory: every attribute its fields and red list name, every value. Pictures
+ * (the `photo` field's attribute, and binary attributes such as `jpegPhoto`) are read as bytes
+ * and become `data:` URLs; a text attribute whose value is not UTF-8 is left out with a warning.
+ */
+export async function readLdapDirectory(body: Body, password: string | undefined, extra: Partial<LdapConnection> = {}): Promise<SourceRead> {
   const c = (body.connection ?? {}) as Record<string, unknown>;
   if (typeof c.host !== 'string' || typeof c.baseDn !== 'string') throw new Error(`Directory ${String(body.domain)}/${String(body.name)}: connection.host and baseDn are required for LDAP`);
-  const { fields, redList } = directoryMapping(body);
-  const attributes = [...new Set([...[...fields.values()].map((f) => f.source), ...redList.values()])];
+  const { fields } = directoryMapping(body);
+  const attributes = [...new Set(mappedSources(body).map((s) => s.name))];
+  const photoSource = fields.get('photo')?.source.toLowerCase();
+  const asBytes = (a: string) => a.toLowerCase() === photoSource || isBinaryAttribute(a);
   const entries: LdapEntry[] = await ldapSearchAll(
     {
       host: c.host,
@@ -278,13 +364,29 @@ export async function readLdapDirectory(body: Body, password: string | undefined
       baseDn: c.baseDn,
       ...(typeof c.filter === 'string' ? { filter: c.filter } : {}),
       attributes,
-      binaryAttributes: attributes.filter((a) => a.toLowerCase() === 'objectguid'),
+      binaryAttributes: attributes.filter(asBytes),
       pageSize: typeof c.pageSize === 'number' ? c.pageSize : 0,
       sizeLimit: typeof c.sizeLimit === 'number' ? c.sizeLimit : 0,
     },
   );
-  return entries.map((e) => new Map(attributes.flatMap((a) => {
-    const v = attrText(e, a);
-    return v === undefined ? [] : [[a, v] as const, [a.toLowerCase(), v] as const];
-  })));
+  const notes: ImportNote[] = [];
+  const rows = entries.map((e): SourceRow => {
+    const values = new Map<string, readonly string[]>();
+    for (const a of attributes) {
+      const { text, notText } = attrValues(e, a, asBytes(a));
+      const list = [...text];
+      for (const bytes of notText) {
+        if (asBytes(a)) {
+          const image = imageDataUrl(bytes);
+          if ('url' in image) list.push(image.url);
+          else notes.push({ level: 'warning', message: `${e.dn}: ${a} ${image.problem}: left out` });
+        } else notes.push({ level: 'warning', message: `${e.dn}: ${a} ${shown(bytes.toString('latin1'))} is not valid UTF-8 text: left out` });
+      }
+      if (list.length === 0) continue;
+      values.set(a, list);
+      values.set(a.toLowerCase(), list);
+    }
+    return { where: e.dn, values };
+  });
+  return { rows, notes };
 }

@@ -4,7 +4,8 @@
  * The caller number goes through the domain's incoming dial-plan rules and is cut to its last
  * `inverseLength` digits (`lookupKey`); every stored number is cut the same way
  * (`directoryKey`), and equal keys match. Users of the domain are searched (device numbers,
- * then mobile), then the synchronized contacts (`Contact`, phone fields) of the directories the
+ * then mobile), then the synchronized contacts (`Contact`, every number of its phone fields,
+ * `additionalPhones` included) of the directories the
  * domain sees — its own, and those of other domains of the company granted to one of its users,
  * groups, intercom groups or call queues (§7.4.2; {@link directoriesSeenBy}). Matches are
  * ordered users first (the server's own users, the manual's "TWS users" directory), then
@@ -14,7 +15,7 @@
 import { directoryKey, lookupKey, type CompiledDialPlan } from '../dialplan/index.js';
 import type { LiveResource } from '../runtime/types.js';
 import { contactRecordOf } from './directory-run.js';
-import { PHONE_FIELDS, type ContactRecord } from './directory.js';
+import { PHONE_FIELDS, phoneNumbers, type ContactRecord } from './directory.js';
 
 export interface LookupMatch {
   readonly kind: 'User' | 'Contact';
@@ -129,12 +130,14 @@ export function lookupContacts(compiled: CompiledDialPlan, contacts: readonly Co
   if (key === null) return [];
   const out: ContactMatch[] = [];
   for (const c of contacts) {
+    // Every number of every phone field: a multi-valued source keeps them all (additionalPhones).
+    const value = (field: (typeof PHONE_FIELDS)[number]) => phoneNumbers(c, field).find((v) => directoryKey(compiled, v) === key);
     for (const field of PHONE_FIELDS) {
-      const value = c.fields[field];
-      if (value === undefined || directoryKey(compiled, value) !== key) continue;
+      const number = value(field);
+      if (number === undefined) continue;
       const redListed = c.hidden.includes(field);
       const name = [c.fields.firstName, c.fields.lastName].filter(Boolean).join(' ') || c.fields.company || c.identifier;
-      out.push({ directory: c.directory, identifier: c.identifier, name, field, ...(redListed ? {} : { number: value }), redListed, vip: c.vip, priority: c.priority });
+      out.push({ directory: c.directory, identifier: c.identifier, name, field, ...(redListed ? {} : { number }), redListed, vip: c.vip, priority: c.priority });
       break;
     }
   }

@@ -42,7 +42,7 @@ export interface RunRecord {
   readonly managed: number;
   readonly counts: ImportCounts;
   readonly revision?: number;
-  /** Notes (skipped entries, left-alone users); at most 200 kept. */
+  /** Notes (skipped entries, left-alone users, values left out); at most 200 kept, the last saying how many more there were. */
   readonly notes: readonly ImportNote[];
   /** The change set that was (or, dry run / refused, would have been) committed. */
   readonly changes?: readonly Change[];
@@ -54,6 +54,14 @@ interface SyncStateFile {
 }
 
 const KEEP_RUNS = 20;
+/** Notes a run record keeps. */
+export const KEEP_NOTES = 200;
+
+/** The notes a record keeps: the first {@link KEEP_NOTES}, the last of them saying how many more there were. */
+export function keptNotes(notes: readonly ImportNote[]): readonly ImportNote[] {
+  if (notes.length <= KEEP_NOTES) return notes;
+  return [...notes.slice(0, KEEP_NOTES - 1), { level: 'warning', message: `${notes.length - KEEP_NOTES + 1} more notes not kept` }];
+}
 const ZERO: ImportCounts = { created: 0, updated: 0, disabled: 0, deleted: 0, ignored: 0, errors: 0, unchanged: 0 };
 
 export function stateFile(dataDir: string, kind: KindName, id: string): string {
@@ -124,7 +132,7 @@ export async function runUserImport(rt: Runtime, id: string, options: RunOptions
   if (!imp) throw new SyncError(`no UserImport '${id}' in the runtime at ${rt.dataDir}: apply the configuration first`);
   const base = { kind: 'UserImport' as const, id, startedAt, dryRun: options.dryRun === true };
   const finish = (r: Omit<RunRecord, 'kind' | 'id' | 'startedAt' | 'endedAt' | 'dryRun'>, identifiers?: Record<string, string>): RunRecord => {
-    const record: RunRecord = { ...base, endedAt: now().toISOString(), ...r, notes: r.notes.slice(0, 200) };
+    const record: RunRecord = { ...base, endedAt: now().toISOString(), ...r, notes: keptNotes(r.notes) };
     const state = readSyncState(rt.dataDir, 'UserImport', id);
     const { changes: _omit, ...kept } = record;
     void _omit;

@@ -22,7 +22,8 @@ import type { CompiledDialPlan } from '../dialplan/index.js';
 import { translate } from '../dialplan/index.js';
 import type { Change, LiveResource } from '../runtime/types.js';
 import { sameJson } from '../runtime/engines/util.js';
-import { attrText, type LdapEntry } from './ldap.js';
+import { clipCodePoints, codePoints, controlCharacter, emailProblem, nameProblem, NAME_MAX_LENGTH, phoneProblem, textProblem, TEXT_MAX_LENGTH, withoutFormatCharacters } from '../model/field-checks.js';
+import { attrValues, type LdapEntry } from './ldap.js';
 
 type Body = Readonly<Record<string, unknown>>;
 
@@ -67,7 +68,7 @@ export function attributesOf(m: ImportMapping): { attributes: string[]; binary: 
   return { attributes: [...new Set(attributes)], binary: attributes.filter((a) => a.toLowerCase() === 'objectguid') };
 }
 
-/** One source account, mapped. */
+/** One source account, mapped. Values are checked (src/model/field-checks.ts): a bad one is absent, and `warnings` says why. */
 export interface SourceUser {
   readonly dn: string;
   readonly identifier?: string;
@@ -80,20 +81,58 @@ export interface SourceUser {
   readonly reserved0?: string;
   readonly reserved1?: string;
   readonly disabled: boolean;
+  /** Fields left out or cut, one message each (`mail "x" is not a valid e-mail address …: left out`), without the DN. */
+  readonly warnings: readonly string[];
 }
 
+/** A value as a message shows it: quoted, escaped, at most 80 characters. */
+export function shown(v: string): string {
+  const q = JSON.stringify(v.length > 80 ? `${clipCodePoints(v, 77)}...` : v);
+  return q;
+}
+
+const USER_FIELDS = ['identifier', 'username', 'firstName', 'lastName', 'mail', 'number', 'mobile', 'reserved0', 'reserved1'] as const;
+
+/**
+ * Map entries to source users, checking each value with the rules the runtime applies to a
+ * User (one validator for both, src/model/field-checks.ts): a mail that is not an address, a
+ * mobile that is not a phone number, a name or reserved field holding control characters,
+ * a value that is not valid UTF-8 — each is left out with a warning, and the rest of the
+ * entry is imported. Names longer than 128 characters are cut (with a warning). A multi-valued
+ * attribute gives its first value.
+ */
 export function sourceUsers(entries: readonly LdapEntry[], m: ImportMapping): SourceUser[] {
   return entries.map((e) => {
-    const t = (a: string | undefined) => {
+    const warnings: string[] = [];
+    const t = (field: string, a: string | undefined) => {
       if (!a) return undefined;
-      const v = attrText(e, a)?.trim();
-      return v === '' ? undefined : v;
+      const { text, notText } = attrValues(e, a);
+      const v = text.map((x) => x.trim()).find((x) => x !== '');
+      if (v === undefined && notText.length > 0) warnings.push(`${field} (${a}) is not valid UTF-8 text: left out`);
+      return v;
     };
-    const uac = m.accountControl ? Number(t(m.accountControl)) : NaN;
-    const u: Record<string, unknown> = { dn: e.dn, disabled: Number.isFinite(uac) && (uac & 0x2) !== 0 };
-    for (const f of ['identifier', 'username', 'firstName', 'lastName', 'mail', 'number', 'mobile', 'reserved0', 'reserved1'] as const) {
-      const v = t(m[f]);
-      if (v !== undefined) u[f] = v;
+    const uac = m.accountControl ? Number(t('userAccountControl', m.accountControl)) : NaN;
+    const u: Record<string, unknown> = { dn: e.dn, disabled: Number.isFinite(uac) && (uac & 0x2) !== 0, warnings };
+    for (const f of USER_FIELDS) {
+      let v = t(f, m[f]);
+      if (v === undefined) continue;
+      let problem: string | undefined;
+      if (f === 'mail') problem = emailProblem(v);
+      else if (f === 'firstName' || f === 'lastName') {
+        problem = nameProblem(v);
+        if (!problem && codePoints(v) > NAME_MAX_LENGTH) {
+          warnings.push(`${f} ${shown(v)} is longer than ${NAME_MAX_LENGTH} characters: cut`);
+          v = clipCodePoints(v, NAME_MAX_LENGTH);
+        }
+      } else if (f === 'mobile') {
+        v = withoutFormatCharacters(v).trim();
+        problem = phoneProblem(v);
+      } else if (f === 'reserved0' || f === 'reserved1') problem = textProblem(v, TEXT_MAX_LENGTH, false);
+      if (problem) {
+        warnings.push(`${f} ${shown(v)} ${problem}: left out`);
+        continue;
+      }
+      u[f] = v;
     }
     return u as unknown as SourceUser;
   });
@@ -159,7 +198,6 @@ export interface ImportPlan {
 
 const NAME = /^[^/\s][^/]*$/;
 const EXTENSION = /^[0-9*#]{1,32}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The extension an imported number becomes: the dial plan's incoming translation, or the number without separators. */
 export function adaptNumber(raw: string, dialPlan: CompiledDialPlan | undefined): { number?: string; reason?: string } {
@@ -221,8 +259,9 @@ export function planUserImport(s: ImportSettings, source: readonly SourceUser[],
       continue;
     }
     seenIds.add(e.identifier);
-    if (!e.username || !NAME.test(e.username) || e.username.length > 128) {
-      note('error', `${e.dn}: ${e.username ? `username '${e.username}' is not a valid name` : 'no username attribute'}: skipped`);
+    const badUsername = !e.username ? 'no username attribute' : !NAME.test(e.username) || codePoints(e.username) > 128 || controlCharacter(e.username) ? `username ${shown(e.username)} is not a valid name (1 to 128 characters, no slash, no control character, not starting with a space)` : undefined;
+    if (badUsername || !e.username) {
+      note('error', `${e.dn}: ${badUsername ?? 'no username attribute'}: skipped`);
       continue;
     }
     // The user this entry was last time (stable identifier), else the same username.
@@ -329,16 +368,14 @@ interface Fields {
   reserved1?: string;
 }
 
+/** The user fields of a checked entry; its warnings become notes naming the entry. */
 function fieldsOf(e: SourceUser, notes: ImportNote[]): Fields {
+  for (const w of e.warnings) notes.push({ level: 'warning', message: `${e.dn}: ${w}` });
   const f: Fields = {};
-  const clip = (v: string | undefined) => (v === undefined ? undefined : v.slice(0, 128));
-  if (e.firstName) f.firstName = clip(e.firstName)!;
-  if (e.lastName) f.lastName = clip(e.lastName)!;
-  if (e.mail) {
-    if (EMAIL.test(e.mail) && e.mail.length <= 254) f.email = e.mail;
-    else notes.push({ level: 'warning', message: `${e.dn}: mail '${e.mail}' is not a valid address: not imported` });
-  }
-  if (e.mobile && e.mobile.length <= 64) f.mobile = e.mobile;
+  if (e.firstName) f.firstName = e.firstName;
+  if (e.lastName) f.lastName = e.lastName;
+  if (e.mail) f.email = e.mail;
+  if (e.mobile) f.mobile = e.mobile;
   if (e.reserved0) f.reserved0 = e.reserved0;
   if (e.reserved1) f.reserved1 = e.reserved1;
   return f;

@@ -14,6 +14,7 @@ import { all, get, type DesiredState, type Resource } from '../model/resource.js
 import { compareNumbers, EXTENSION_KINDS, expandNumbers, supervision } from '../model/extensions.js';
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
+import { checkSyncSources } from './sync-rules.js';
 import { closest } from '../util/suggest.js';
 
 type Body = Record<string, unknown>;
@@ -47,6 +48,7 @@ export function checkRules(state: DesiredState, known: KnownIds, pending: Pendin
   checkImportsAndDirectories(ctx);
   checkAdminAccounts(ctx);
   checkDialPlans(ctx);
+  checkSyncSources(ctx);
 }
 
 const companyOf = (domainId: string) => {

@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileDialPlan, isCompiled, resolveDialPlan } from '../../src/dialplan/index.js';
-import { applyOptions, contactsOf, FieldExpressionError, isRedListed, mergeContacts, parseFieldExpression, parseCsv, readCsvDirectory, readLdapDirectory } from '../../src/sync/directory.js';
+import { parseCsvBytes } from '../../src/sync/csv.js';
+import { applyOptions, contactsOf, FieldExpressionError, isRedListed, mergeContacts, parseFieldExpression, readCsvDirectory, readLdapDirectory, sourceRow } from '../../src/sync/directory.js';
 import { lookupContacts } from '../../src/sync/lookup.js';
 import { tempDir } from '../runtime/helpers.js';
 import { ADMIN_DN, ADMIN_PASSWORD, destroySlapd, hasSlapd, PEOPLE, person, startSlapd, type Slapd } from './slapd.js';
@@ -86,15 +87,17 @@ describe('CSV directory (a real latin-1 file on disk)', () => {
       'latin1',
     ),
   );
-  const rows = readCsvDirectory(csvDirectory, dir);
+  const { rows } = readCsvDirectory(csvDirectory, dir);
   const { contacts, skipped, duplicates } = contactsOf(csvDirectory, rows);
 
   it('reads quoted fields, escaped quotes, the delimiter in quotes and latin-1', () => {
     expect(rows).toHaveLength(4);
-    expect(rows[0]!.get('Nom')).toBe('Müller');
-    expect(rows[0]!.get('Adresse')).toBe('12 rue de la Paix; Paris');
-    expect(rows[1]!.get('Societe')).toBe('Durand "et fils"');
-    expect(parseCsv('a,b\n1,2')).toEqual([new Map([['a', '1'], ['b', '2']])]);
+    expect(rows[0]!.values.get('Nom')).toEqual(['Müller']);
+    expect(rows[0]!.values.get('Adresse')).toEqual(['12 rue de la Paix; Paris']);
+    expect(rows[1]!.values.get('Societe')).toEqual(['Durand "et fils"']);
+    expect(rows.map((r) => r.where)).toEqual(['suppliers.csv line 2', 'suppliers.csv line 3', 'suppliers.csv line 4', 'suppliers.csv line 5']);
+    const plain = parseCsvBytes(Buffer.from('a,b\n1,2'), { name: 'x.csv', delimiter: ',', encoding: 'utf-8', columns: [{ name: 'a', by: 'fields.lastName' }, { name: 'b', by: 'fields.firstName' }] });
+    expect(plain.rows).toEqual([{ where: 'x.csv line 2', values: new Map([['a', ['1']], ['b', ['2']]]) }]);
   });
 
   it('maps every field option, red list and [VIP]; skips empty rows and duplicate identifiers', () => {
@@ -118,17 +121,17 @@ describe('CSV directory (a real latin-1 file on disk)', () => {
   });
 
   it('identifiers are stable across re-syncs', () => {
-    expect(contactsOf(csvDirectory, readCsvDirectory(csvDirectory, dir)).contacts.map((c) => c.identifier)).toEqual(contacts.map((c) => c.identifier));
+    expect(contactsOf(csvDirectory, readCsvDirectory(csvDirectory, dir).rows).contacts.map((c) => c.identifier)).toEqual(contacts.map((c) => c.identifier));
     const noId = { ...csvDirectory, fields: { ...csvDirectory.fields, identifier: undefined } };
     delete (noId.fields as Record<string, unknown>).identifier;
     const a = contactsOf(noId, rows).contacts.map((c) => c.identifier);
-    expect(contactsOf(noId, readCsvDirectory(csvDirectory, dir)).contacts.map((c) => c.identifier)).toEqual(a);
+    expect(contactsOf(noId, readCsvDirectory(csvDirectory, dir).rows).contacts.map((c) => c.identifier)).toEqual(a);
   });
 
   it('merges contacts sharing an e-mail across merge-flagged directories, the lowest priority winning; lookup honours red list and priority', () => {
     const ldapLike = contactsOf({ domain: 'acme/paris', name: 'Corp', priority: 1, mergeContacts: true, fields: { identifier: 'uid', lastName: 'sn', email1: 'mail', homePhone: 'home', switchboardPhone: 'sw' } }, [
-      new Map([['uid', 'e1'], ['sn', 'Muller-Corp'], ['mail', 'ELODIE.MULLER@example.com'], ['home', '01 45 00 00 02']]),
-      new Map([['uid', 'j1'], ['sn', 'Jean Corp'], ['mail', 'jean@durand.fr'], ['sw', '+33 1 23 45 67 89']]),
+      sourceRow('e1', { uid: 'e1', sn: 'Muller-Corp', mail: 'ELODIE.MULLER@example.com', home: '01 45 00 00 02' }),
+      sourceRow('j1', { uid: 'j1', sn: 'Jean Corp', mail: 'jean@durand.fr', sw: '+33 1 23 45 67 89' }),
     ]).contacts;
     const noMerge = contactsOf({ ...csvDirectory, name: 'Other', priority: 5, mergeContacts: false }, rows).contacts;
     const merged = mergeContacts([
@@ -173,7 +176,7 @@ describe.skipIf(!hasSlapd())('LDAP directory against slapd', () => {
       fields: { identifier: 'objectGUID', lastName: 'sn|u', firstName: 'givenName', businessPhone: 'telephoneNumber|p:0{0}::^2', email1: 'mail' },
       redList: { businessPhone: 'title' },
     };
-    const rows = await readLdapDirectory(body, ADMIN_PASSWORD);
+    const { rows } = await readLdapDirectory(body, ADMIN_PASSWORD);
     expect(rows).toHaveLength(1200);
     const { contacts } = contactsOf(body, rows);
     expect(contacts).toHaveLength(1200);

@@ -19,7 +19,7 @@ const NAME = 'sync-schedules';
 /** Fields whose change makes the sync run again, per kind. */
 const RERUN_FIELDS: Readonly<Partial<Record<KindName, readonly string[]>>> = {
   UserImport: ['source', 'syncMode', 'connection', 'mapping', 'deviceDefaults', 'group', 'adaptNumbersToDialPlan'],
-  Directory: ['serverType', 'connection', 'fields', 'redList'],
+  Directory: ['serverType', 'connection', 'fields', 'redList', 'privateLabels', 'priority', 'mergeContacts'],
 };
 
 export interface SyncStatus {
