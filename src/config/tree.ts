@@ -97,7 +97,7 @@ export function scanConfigTree(root: string, cwd = process.cwd()): ScannedTree {
       } else if (e.isFile()) {
         if (isConfigFile(e.name)) addFile(abs, realGuess);
       } else if (e.isSymbolicLink()) {
-        followLink(abs, e.name, ancestors);
+        links.push({ abs, name: e.name, ancestors });
       } else if (isConfigFile(e.name)) {
         report('file-not-regular', 'this is not a regular file (a pipe, socket or device): it is not read; replace it with a file or rename it so it does not end in .yaml', abs);
       }
@@ -153,7 +153,11 @@ export function scanConfigTree(root: string, cwd = process.cwd()): ScannedTree {
       report('file-not-regular', 'this symbolic link leads to something that is not a regular file (a pipe, socket or device): it is not read', abs);
     }
   };
+  // Links are followed after the folders themselves are walked, so that a file or folder
+  // reached both ways is read where it really is, whatever the names' order.
+  const links: { abs: string; name: string; ancestors: readonly string[] }[] = [];
   walk(absRoot, realRoot, [realRoot]);
+  for (let i = 0; i < links.length; i++) followLink(links[i]!.abs, links[i]!.name, links[i]!.ancestors);
   return { files, diagnostics };
 }
 
