@@ -47,6 +47,8 @@ export interface ApiServerOptions {
   readonly bodyLimit?: number;
   /** Interval of SSE heartbeat comments (default 15 s). */
   readonly heartbeatMs?: number;
+  /** Unread bytes after which an event stream is dropped (default {@link MAX_UNREAD_EVENTS_BYTES}, 8 MiB). */
+  readonly maxUnreadEventBytes?: number;
   /** Whether engines have started (for /readyz); default: no engine is still `starting`. */
   readonly ready?: () => boolean;
   /** Include Node process metrics in /metrics (default true). */
@@ -70,7 +72,9 @@ export interface ApiServer {
 
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 /** Unread bytes after which an event stream is dropped (the client reconnects and re-reads the state). */
-const MAX_UNREAD_EVENTS_BYTES = 8 * 1024 * 1024;
+export const MAX_UNREAD_EVENTS_BYTES = 8 * 1024 * 1024;
+/** Default interval of the event streams' `: heartbeat` comments. */
+export const HEARTBEAT_MS = 15_000;
 
 /** HTTP status of a refused change set. */
 export function refusalStatus(code: RefusalCode): number {
@@ -542,12 +546,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       if (changes.length === 0) return;
       raw.write(`id: ${event.revision}\nevent: change\ndata: ${JSON.stringify(changes === event.changes ? event : { ...event, changes })}\n\n`);
       // A client that does not read must not grow the server's memory without bound.
-      if (raw.writableLength > MAX_UNREAD_EVENTS_BYTES) {
+      if (raw.writableLength > (options.maxUnreadEventBytes ?? MAX_UNREAD_EVENTS_BYTES)) {
         req.log.warn({ route: '/v1/events', user: principal.username, unread: raw.writableLength }, 'event stream dropped: the client does not read');
         end();
       }
     });
-    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
+    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), options.heartbeatMs ?? HEARTBEAT_MS);
     heartbeat.unref();
     streams.add(end);
     raw.on('close', () => end());

@@ -28,6 +28,8 @@ interface Endpoint {
   readonly ok: number;
   /** Super-user-only endpoints: a company admin gets 403 even on their own company. */
   readonly superOnly?: boolean;
+  /** Endpoints of no company (fingerprints, the OpenAPI document): every administrator may. */
+  readonly anyCompany?: boolean;
 }
 
 const user = (company: string) => (company === 'acme' ? { domain: 'acme/paris', id: 'acme/paris/jdoe' } : { domain: 'globex/berlin', id: 'globex/berlin/hans' });
@@ -84,6 +86,17 @@ const endpoints: Endpoint[] = [
   { name: 'POST /v1/tokens', request: () => ({ method: 'POST', path: '/v1/tokens', body: { username: 'alice' } }), ok: 201, superOnly: true },
   { name: 'GET /v1/tokens', request: () => ({ method: 'GET', path: '/v1/tokens' }), ok: 200, superOnly: true },
   { name: 'GET /metrics', request: () => ({ method: 'GET', path: '/metrics' }), ok: 200, superOnly: true },
+  {
+    name: 'DELETE /v1/tokens/:id',
+    request: () => ({ method: 'DELETE', path: `/v1/tokens/${s.tokens.create('bob').id}` }),
+    ok: 204,
+    superOnly: true,
+  },
+  { name: 'POST /v1/fingerprints', request: () => ({ method: 'POST', path: '/v1/fingerprints', body: { values: ['guess'] } }), ok: 200, anyCompany: true },
+  { name: 'GET /openapi.json', request: () => ({ method: 'GET', path: '/openapi.json' }), ok: 200, anyCompany: true },
+  // Tenancy is checked before the id: an unknown directory of one's own company is 404, of another 403.
+  { name: 'POST /v1/sync/:kind/:id', request: (c) => ({ method: 'POST', path: `/v1/sync/Directory/${encodeURIComponent(`${user(c).domain}/Nope`)}`, body: { dryRun: true } }), ok: 404 },
+  { name: 'GET /v1/lookup', request: (c) => ({ method: 'GET', path: `/v1/lookup?domain=${encodeURIComponent(user(c).domain)}&number=1001` }), ok: 200 },
 ];
 
 const WHO: readonly Who[] = ['none', 'bad', 'own', 'other', 'super', 'builtin'];
@@ -108,7 +121,7 @@ function expected(e: Endpoint, who: Who): number {
   if (who === 'none' || who === 'bad') return 401;
   if (who === 'super' || who === 'builtin') return e.ok;
   if (e.superOnly) return 403;
-  return who === 'own' ? e.ok : 403;
+  return who === 'own' || e.anyCompany ? e.ok : 403;
 }
 
 /** Status of one request; an event stream is read only up to its headers. */

@@ -56,14 +56,26 @@ export const UNREACHED_RATE_LIMITS: Partial<RateLimits> = {
   tokenCreations: 1e9,
 };
 
-export async function startServer(options: { dataDir?: string; bodyLimit?: number; heartbeatMs?: number; rateLimits?: Partial<RateLimits> } = {}): Promise<TestServer> {
+export async function startServer(
+  options: { dataDir?: string; bodyLimit?: number; heartbeatMs?: number; rateLimits?: Partial<RateLimits>; maxUnreadEventBytes?: number; processMetrics?: boolean; ready?: () => boolean } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDataDir();
   const logs = new LogCapture();
   const logger = createLogger(logs, 'debug');
   const runtime = await Runtime.open(dataDir, { log: logger, pollIntervalMs: 50 });
   const tokens = TokenStore.open(dataDir);
   const { token: adminToken } = tokens.ensureAdminToken(dataDir);
-  const server = await createApiServer({ runtime, tokens, logger, processMetrics: false, heartbeatMs: options.heartbeatMs ?? 100, bodyLimit: options.bodyLimit, rateLimits: options.rateLimits ?? UNREACHED_RATE_LIMITS });
+  const server = await createApiServer({
+    runtime,
+    tokens,
+    logger,
+    processMetrics: options.processMetrics ?? false,
+    heartbeatMs: options.heartbeatMs ?? 100,
+    bodyLimit: options.bodyLimit,
+    rateLimits: options.rateLimits ?? UNREACHED_RATE_LIMITS,
+    maxUnreadEventBytes: options.maxUnreadEventBytes,
+    ready: options.ready,
+  });
   const url = await server.listen('127.0.0.1', 0);
   return {
     url,
