@@ -38,8 +38,8 @@ function spawnCli(args: string[]): { child: ChildProcess; stdout: () => string; 
 }
 
 /** Start `serve` on a free port and wait for its "serving" log line. */
-async function startServe(dataDir: string): Promise<Served> {
-  const p = spawnCli(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0']);
+async function startServe(dataDir: string, extraArgs: string[] = []): Promise<Served> {
+  const p = spawnCli(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]);
   const deadline = Date.now() + 20_000;
   for (;;) {
     const line = logLines(p.stdout()).find((l) => l.msg === 'serving');
@@ -221,9 +221,64 @@ describe('switchboard serve (child process)', () => {
     }
   });
 
-  it('refuses a bad --listen as a usage error', async () => {
+  it('refuses a bad --listen or --rate-limit as a usage error', async () => {
     const p = spawnCli(['serve', '--data-dir', tempDataDir(), '--listen', 'localhost']);
     expect(await p.exited).toBe(2);
     expect(p.stderr()).toMatch(/--listen must be HOST:PORT/);
+    const r = spawnCli(['serve', '--data-dir', tempDataDir(), '--listen', '127.0.0.1:0', '--rate-limit', 'per-token=lots']);
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toBe("switchboard: --rate-limit per-token must be a whole number from 1 to 1,000,000,000, not 'lots'\n");
+  });
+
+  it('serves what the embedded CLI applied to its data directory; --rate-limit sets the limits it logs and enforces; a second signal exits 1 at once', async () => {
+    const dataDir = tempDataDir();
+    // The embedded runtime of the CLI, on the same directory, before serve runs.
+    const { Runtime } = await import('../../src/runtime/runtime.js');
+    const embedded = await Runtime.open(dataDir, { startEngines: false });
+    expect(embedded.apply({ baseRevision: 0, changes: [...CONFIG.slice(0, 2), CONFIG[4]!] as never, origin: { via: 'plan' } }).ok).toBe(true);
+    await embedded.close();
+
+    const served = await startServe(dataDir, ['--rate-limit', 'per-token=4,window=600', '--rate-limit', 'fingerprint-values=3']);
+    const serving = logLines(served.stdout()).find((l) => l.msg === 'serving')!;
+    expect(serving.rateLimits).toMatchObject({ perToken: 4, windowMs: 600_000, fingerprintValues: 3, perAddress: 6000, authFailures: 30 });
+    const token = readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim();
+    const state = await call(served.url, 'GET', '/v1/state', { token });
+    expect(state.body.resources.map((r: { id: string }) => r.id).sort()).toEqual(['acme', 'acme/paris', 'alice']);
+    const values = await call(served.url, 'POST', '/v1/fingerprints', { token, body: { values: ['a', 'b', 'c', 'd'] } });
+    expect(values.status).toBe(429);
+    expect(values.body.error.message).toMatch(/over the limit of 3 values to fingerprint per 600 s/);
+    expect((await call(served.url, 'GET', '/v1/status', { token })).status).toBe(200);
+    expect((await call(served.url, 'GET', '/v1/status', { token })).status).toBe(200);
+    const limited = await call(served.url, 'GET', '/v1/status', { token });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(590);
+    expect((await call(served.url, 'GET', '/healthz')).status).toBe(200);
+
+    // A request in flight (another token: this one is over its limit) holds the first SIGTERM;
+    // the second exits at once.
+    const { TokenStore } = await import('../../src/server/tokens.js');
+    const store = TokenStore.open(dataDir);
+    const alice = store.create('alice').token;
+    store.close();
+    const { port, hostname } = new URL(served.url);
+    const inFlight = http.request({ host: hostname, port, method: 'POST', path: '/v1/fingerprints', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json', 'content-length': 100 } });
+    inFlight.on('error', () => undefined);
+    inFlight.write('{"values": [');
+    await new Promise((r) => setTimeout(r, 200));
+    served.child.kill('SIGTERM');
+    for (let i = 0; i < 200 && !served.stdout().includes('shutting down'); i++) await new Promise((r) => setTimeout(r, 25));
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(1);
+    expect(logLines(served.stdout()).some((l) => l.msg === 'second signal: exiting at once')).toBe(true);
+  });
+
+  it('documents its defaults: --data-dir .switchboard, --listen 127.0.0.1:7480; token create refuses builtin: names', () => {
+    const help = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, 'serve', '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(help.stdout).toMatch(/--data-dir <dir>\s+the runtime data directory \(default: "\.switchboard"\)/);
+    expect(help.stdout).toMatch(/--listen <host:port>\s+address to listen on \(default:\s+"127\.0\.0\.1:7480"\)/);
+    expect(help.stdout).toMatch(/--rate-limit <name=n>/);
+    const dataDir = tempDataDir();
+    const builtin = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, 'token', 'create', 'builtin:admin', '--data-dir', dataDir], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(builtin.status).toBe(1);
   });
 });
