@@ -97,6 +97,16 @@ describe('deep JSON bodies', () => {
     expect(s.logs.lines().filter((l) => l.status === 500)).toEqual([]);
   });
 
+  it('query strings are flat: bracketed keys nest nothing, a repeated parameter is 400', async () => {
+    const nested = `/v1/state?company${'[a]'.repeat(2000)}=globex`;
+    const r = await call(s.url, 'GET', nested, { token: tokens.alice });
+    expect(r.status).toBe(200);
+    expect(r.body.resources.every((x: { id: string }) => !x.id.startsWith('globex'))).toBe(true);
+    const repeated = await call(s.url, 'GET', '/v1/state?company=acme&company=acme', { token: tokens.alice });
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.error.message).toBe('give the query parameter company once');
+  });
+
   it('a deep body never reaches the log (only the request line)', () => {
     expect(s.logs.text).not.toContain('[[[[');
     expect(s.logs.text).not.toContain('{"a":{"a"');
