@@ -35,10 +35,12 @@ export function ldapFilterProblem(filter: string): string | undefined {
       if (++depth > LDAP_FILTER_MAX_DEPTH) return `it nests deeper than ${LDAP_FILTER_MAX_DEPTH} levels`;
     } else if (c === ')') {
       if (--depth < 0) return `unbalanced parentheses: a ')' at character ${i + 1} closes nothing`;
-      if (depth === 0 && i < f.length - 1) return `text after the end of the filter at character ${i + 2} (combine several terms with (&…) or (|…))`;
+      if (depth === 0 && i < f.length - 1) {
+        return f[i + 1] === ')' ? `unbalanced parentheses: a ')' at character ${i + 2} closes nothing` : `text after the end of the filter at character ${i + 2} (combine several terms with (&…) or (|…))`;
+      }
     }
   }
-  if (depth !== 0) return `unbalanced parentheses: ${depth} '(' never closed`;
+  if (depth !== 0) return `unbalanced parentheses: ${depth} '(' never closed (a parenthesis inside a value is written \\28 or \\29)`;
   parser ??= (require('ldapts') as typeof import('ldapts')).FilterParser;
   try {
     parser.parseString(f);

@@ -197,6 +197,8 @@ const newlines = (s: string) => {
   return n;
 };
 
+const QUOTE_NOT_CLOSED = 'quote-not-closed';
+
 function explain(code: string | undefined, message: string, line: number, delimiter: string): string {
   const d = JSON.stringify(delimiter);
   switch (code) {
@@ -205,7 +207,7 @@ function explain(code: string | undefined, message: string, line: number, delimi
     case 'CSV_INVALID_CLOSING_QUOTE':
       return `line ${line}: text right after a closing quote — quote the whole field and double the quotes inside`;
     case 'CSV_QUOTE_NOT_CLOSED':
-      return `a quoted field is never closed (the file ends inside it at line ${line}): look for a stray quote (")`;
+      return QUOTE_NOT_CLOSED;
     case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH': {
       const m = /expect (\d+), got (\d+)/.exec(message);
       return m ? `line ${line} has ${m[2]} fields, the header has ${m[1]}${Number(m[2]) > Number(m[1]) ? ` — an unquoted ${d} inside a value? quote values that contain it` : ''}` : `line ${line}: ${message}`;
@@ -236,7 +238,13 @@ function parseRecords(text: string, o: CsvOptions): Parsed {
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (e) {
     const err = e as { code?: string; message: string; lines?: number };
-    throw new CsvError(o.name, [...problems, explain(err.code, err.message, err.lines ?? 0, o.delimiter)]);
+    const problem = explain(err.code, err.message, err.lines ?? 0, o.delimiter);
+    throw new CsvError(o.name, [...problems, problem === QUOTE_NOT_CLOSED ? 'a quote is never closed (the file ends inside a quoted field): look for a stray quote (")' : problem]);
+  }
+  // A quote never closed is found at the end of the file: say after which line it opened.
+  const lastEnd = records.reduce((n, r) => Math.max(n, r.info.lines), 0);
+  for (let i = 0; i < problems.length; i++) {
+    if (problems[i] === QUOTE_NOT_CLOSED) problems[i] = `a quote opened after line ${lastEnd} is never closed (the file ends inside a quoted field): look for a stray quote (") from line ${lastEnd + 1} on`;
   }
   // A record's line is where it starts: where it ends less the line breaks inside its fields.
   const withLines = records.map(({ record, info }) => ({ line: info.lines - record.reduce((n, f) => n + newlines(f), 0), record }));
