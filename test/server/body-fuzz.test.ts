@@ -63,16 +63,18 @@ function mutate(rand: () => number, body: unknown): string {
     o[p[p.length - 1]!] = value;
     return copy;
   };
-  switch (Math.floor(rand() * 8)) {
+  switch (Math.floor(rand() * 10)) {
     case 0:
       return text.slice(0, Math.floor(rand() * text.length));
     case 1: {
       const i = Math.floor(rand() * text.length);
       return text.slice(0, i) + String.fromCharCode(Math.floor(rand() * 128)) + text.slice(i + 1);
     }
-    case 2: {
-      // A value nested 50 to 50,000 levels deep, as arrays or objects, spliced in as text.
-      const depth = Math.floor(50 * 1000 ** rand());
+    case 2:
+    case 7:
+    case 8: {
+      // A value nested 50 to 100,000 levels deep, as arrays or objects, spliced in as text.
+      const depth = Math.floor(50 * 2000 ** rand());
       const deep = rand() < 0.5 ? '['.repeat(depth) + '1' + ']'.repeat(depth) : '{"k":'.repeat(depth) + '1' + '}'.repeat(depth);
       const marker = '"__FUZZ__"';
       return JSON.stringify(replaceAt(pick(paths), '__FUZZ__')).replace(marker, deep);
