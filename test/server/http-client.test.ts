@@ -1,5 +1,5 @@
 /** The HTTP RuntimeClient against a real server: a round trip, refusals as results, failures as clear errors. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import http from 'node:http';
 import { connectRuntime, RuntimeHttpError } from '../../src/runtime/http-client.js';
 import type { RuntimeClient } from '../../src/runtime/types.js';
@@ -150,5 +150,32 @@ describe('connectRuntime', () => {
     for (let i = 0; i < 60; i++) near = [near];
     const refused = await client.apply({ baseRevision: s.runtime.revision(), changes: [{ action: 'create', kind: 'User', id: 'acme/paris/d', body: { domain: 'acme/paris', username: 'd', firstName: near } }], origin: { via: 'plan' } });
     expect(refused).toMatchObject({ ok: false, code: 'invalid' });
+  });
+
+  it('"Requests time out after 60 s, change sets after 10 minutes" by default', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // A fetch that answers only by failing when aborted: the client's own timer decides.
+      const hanging: typeof fetch = (_url, init) => new Promise((_resolve, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+      const c = await connectRuntime('http://127.0.0.1:9', 'sbt_x', { fetch: hanging });
+      for (const [call, ms, what] of [
+        [() => c.state(), 60_000, 'GET /v1/state'],
+        [() => c.apply({ baseRevision: 0, changes: [], origin: { via: 'plan' } }), 600_000, 'POST /v1/changesets'],
+      ] as const) {
+        let outcome: unknown;
+        const p = call().then(
+          () => (outcome = 'answered'),
+          (e: unknown) => (outcome = e),
+        );
+        await vi.advanceTimersByTimeAsync(ms - 1);
+        expect(outcome).toBeUndefined();
+        await vi.advanceTimersByTimeAsync(1);
+        await p;
+        expect(outcome).toBeInstanceOf(RuntimeHttpError);
+        expect((outcome as Error).message).toBe(`runtime at http://127.0.0.1:9 timed out after ${ms / 1000} s (${what})`);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -50,6 +50,10 @@ describe('POST /v1/sync/:kind/:id and GET /v1/lookup', () => {
     expect((await call(s.url, 'POST', '/v1/sync/User/acme%2Fparis%2Fjdoe', { token: alice, body: {} })).status).toBe(404);
     expect((await call(s.url, 'POST', `/v1/sync/Directory/${encodeURIComponent(id)}`, { token: alice, body: { dryRun: 'yes' } })).status).toBe(400);
     expect((await call(s.url, 'GET', '/v1/lookup?domain=acme%2Fparis', { token: alice })).status).toBe(400);
+    expect((await call(s.url, 'GET', '/v1/lookup?number=1001', { token: alice })).status).toBe(400);
+    const nowhere = await call(s.url, 'GET', '/v1/lookup?domain=acme%2Fnowhere&number=1001', { token: alice });
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.body.error.message).toBe("no domain 'acme/nowhere'");
     expect((await call(s.url, 'POST', `/v1/sync/Directory/${encodeURIComponent(id)}`, { token: null, body: {} })).status).toBe(401);
   });
 });
