@@ -35,6 +35,41 @@ interface Frame {
 export function tooDeepAt(value: unknown, limit: number = MAX_JSON_DEPTH): JsonPathStep[] | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   if (limit < 1) return [];
+  // Most values are shallow: a quick walk that allocates nothing per container, and the path
+  // only for a value that does go too deep.
+  return exceeds(value, limit) ? pathTooDeep(value, limit) : undefined;
+}
+
+/** Whether `value` nests containers deeper than `limit`: a stack of nodes and a stack of depths. */
+function exceeds(value: object, limit: number): boolean {
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child === null || typeof child !== 'object') continue;
+        if (depth >= limit) return true;
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    } else {
+      for (const key in node) {
+        const child: unknown = (node as Record<string, unknown>)[key];
+        if (child === null || typeof child !== 'object') continue;
+        if (depth >= limit) return true;
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/** The path to the first container deeper than `limit`, depth first (only called when there is one). */
+function pathTooDeep(value: object, limit: number): JsonPathStep[] | undefined {
   const frames: Frame[] = [frameOf(value)];
   const path: JsonPathStep[] = [];
   while (frames.length > 0) {
