@@ -165,7 +165,9 @@ export class RateLimiter {
   #caller(req: FastifyRequest): Caller {
     let c = this.#callers.get(req);
     if (!c) {
-      c = { address: normalizeIP(req.ip || 'unknown') };
+      // IPv4-mapped IPv6 becomes IPv4; IPv6 is cut to its /64 (one host usually has a whole /64).
+      const ip = normalizeIP(req.ip || 'unknown');
+      c = { address: ip.includes(':') ? `${ip}/64` : ip };
       this.#callers.set(req, c);
     }
     return c;

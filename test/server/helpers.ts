@@ -57,7 +57,7 @@ export const UNREACHED_RATE_LIMITS: Partial<RateLimits> = {
 };
 
 export async function startServer(
-  options: { dataDir?: string; bodyLimit?: number; heartbeatMs?: number; rateLimits?: Partial<RateLimits>; maxUnreadEventBytes?: number; processMetrics?: boolean; ready?: () => boolean } = {},
+  options: { dataDir?: string; bodyLimit?: number; heartbeatMs?: number; rateLimits?: Partial<RateLimits>; maxUnreadEventBytes?: number; processMetrics?: boolean; ready?: () => boolean; host?: string } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDataDir();
   const logs = new LogCapture();
@@ -76,7 +76,7 @@ export async function startServer(
     maxUnreadEventBytes: options.maxUnreadEventBytes,
     ready: options.ready,
   });
-  const url = await server.listen('127.0.0.1', 0);
+  const url = await server.listen(options.host ?? '127.0.0.1', 0);
   return {
     url,
     dataDir,

@@ -66,6 +66,15 @@ describe('per token and per address', () => {
     }
   });
 
+  it('counts IPv6 clients by their /64', async () => {
+    const s = await startServer({ host: '::1', rateLimits: { ...UNREACHED_RATE_LIMITS, perAddress: 2 } });
+    servers.push(s);
+    expect(s.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    await call(s.url, 'GET', '/v1/state', { token: s.adminToken });
+    await call(s.url, 'GET', '/v1/state', { token: s.adminToken });
+    expectTooMany(await call(s.url, 'GET', '/v1/state', { token: s.adminToken }), /^too many requests from ::\/64: at most 2 a minute/);
+  });
+
   it('counts in windows: once the window ends, requests pass again', async () => {
     const { s, tokens } = await serverWith({ perToken: 2, windowMs: 1000 });
     await call(s.url, 'GET', '/v1/state', { token: tokens.alice });
