@@ -403,9 +403,97 @@ interface Look {
   readonly scratch: Int32Array;
 }
 
+const MAX_STARTS = 8;
+interface Start {
+  readonly text: string;
+  /** n matches exactly `text` on this path (so what follows n extends it). */
+  readonly complete: boolean;
+}
+const UNKNOWN: Start[] = [{ text: '', complete: false }];
+
+/**
+ * Short literal strings one of which starts every match of n (at most MAX_STARTS; a path about
+ * which nothing is known gives ''). `(\+|00)33` → "+33", "0033".
+ */
+function startStrings(n: RegexNode): Start[] {
+  switch (n.t) {
+    case 'char': {
+      const set = n.set;
+      const chars: Start[] = [];
+      for (let i = 0; i < set.length; i += 2) {
+        for (let c = set[i]!; c <= set[i + 1]!; c++) {
+          chars.push({ text: String.fromCharCode(c), complete: true });
+          if (chars.length > 4) return UNKNOWN;
+        }
+      }
+      return chars;
+    }
+    case 'seq': {
+      let out: Start[] = [{ text: '', complete: true }];
+      for (const item of n.items) {
+        if (!out.some((s) => s.complete)) break;
+        const next = startStrings(item);
+        const joined = out.flatMap((s) => (s.complete ? next.map((x) => ({ text: s.text + x.text, complete: x.complete })) : [s]));
+        if (joined.length > MAX_STARTS) return out.map((s) => ({ text: s.text, complete: false }));
+        out = joined;
+      }
+      return out;
+    }
+    case 'alt': {
+      const out = n.branches.flatMap(startStrings);
+      return out.length > MAX_STARTS ? UNKNOWN : out;
+    }
+    case 'group':
+      return startStrings(n.body);
+    case 'quant':
+      if (n.min === 0) return UNKNOWN;
+      return n.min === 1 && n.max === 1 ? startStrings(n.body) : startStrings(n.body).map((s) => ({ text: s.text, complete: false }));
+    case 'assert':
+    case 'look':
+      return [{ text: '', complete: true }]; // zero-width: what follows still starts the match
+    default:
+      return UNKNOWN; // back-references
+  }
+}
+
+/** Characters every match of n contains, whatever path it takes. */
+function requiredChars(n: RegexNode): number[] {
+  switch (n.t) {
+    case 'char':
+      return n.set.length === 2 && n.set[0] === n.set[1] ? [n.set[0]!] : [];
+    case 'seq': {
+      const out: number[] = [];
+      for (const item of n.items) for (const c of requiredChars(item)) if (!out.includes(c)) out.push(c);
+      return out;
+    }
+    case 'alt': {
+      const rest = n.branches.slice(1).map(requiredChars);
+      return requiredChars(n.branches[0]!).filter((c) => rest.every((r) => r.includes(c)));
+    }
+    case 'group':
+      return requiredChars(n.body);
+    case 'quant':
+      return n.min > 0 ? requiredChars(n.body) : [];
+    default:
+      return []; // lookaround, assertions, back-references consume nothing of their own
+  }
+}
+
 function isWordChar(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 }
+
+/**
+ * Working memory shared by every BoundedRegex: a match never starts another pattern's match, so
+ * one stack and one set of bit sets serve them all (no per-pattern allocation). `visited` and
+ * `good` are valid for the match in progress only; `resolve` for one marker resolution.
+ */
+const scratch: { stack: Int32Array; visited: Uint32Array; good: Uint32Array; resolve: Uint32Array } = {
+  stack: new Int32Array(1024),
+  visited: new Uint32Array(1024),
+  good: new Uint32Array(1024),
+  resolve: new Uint32Array(0),
+};
 
 function clearBits(bits: Uint32Array, from: number, to: number): void {
   while (from < to && (from & 31) !== 0) {
@@ -448,19 +536,19 @@ export class BoundedRegex {
   private readonly firstWide: boolean;
   private readonly lookCaptures: boolean;
   private readonly names: readonly [string, number][];
+  /** Characters every match contains (at most two, the least common kinds first). */
+  private readonly required: readonly string[];
+  /** Anchored: every match starts with one of these (null: no such short list). */
+  private readonly starts: readonly string[] | null;
 
   // scratch, reused by every call
   private input = '';
   private n = 0;
   private width = 1;
-  private stack: Int32Array = new Int32Array(256);
   private sp = 0;
   private steps = 0;
   private matchPos = 0;
   private readonly slots: Int32Array;
-  private visited = new Uint32Array(0);
-  private good = new Uint32Array(0);
-  private resolveBits = new Uint32Array(0);
 
   /** Use {@link compileBoundedRegex}. */
   constructor(
@@ -566,6 +654,13 @@ export class BoundedRegex {
     }
     this.first = any ? null : first;
     this.firstWide = firstWide;
+    const rarity = (c: number) => (c >= 48 && c <= 57 ? 2 : isWordChar(c) ? 1 : 0);
+    const starts = anchored ? startStrings(parsed.root) : null;
+    this.starts = starts && starts.every((x) => x.text !== '') ? starts.map((x) => x.text) : null;
+    this.required = requiredChars(parsed.root)
+      .sort((a, b) => rarity(a) - rarity(b))
+      .slice(0, 2)
+      .map((c) => String.fromCharCode(c));
   }
 
   /** The pattern as written. */
@@ -610,62 +705,90 @@ export class BoundedRegex {
 
   // ── running ──
 
+  /** Cheap rejections before any set-up: how a match starts, characters every match contains. */
+  private rejects(input: string): boolean {
+    const first = this.first;
+    if (first !== null && this.anchored) {
+      if (input.length === 0) return true;
+      const ch = input.charCodeAt(0);
+      if (ch < 128 ? (first[ch >>> 5]! & (1 << (ch & 31))) === 0 : !this.firstWide) return true;
+    }
+    const starts = this.starts;
+    if (starts !== null) {
+      let i = 0;
+      while (i < starts.length && !input.startsWith(starts[i]!)) i++;
+      if (i === starts.length) return true;
+    }
+    const required = this.required;
+    for (let i = 0; i < required.length; i++) if (input.indexOf(required[i]!) < 0) return true;
+    return false;
+  }
+
   private search(input: string, counter: StepCounter | undefined, wantCaptures: boolean): boolean {
-    const n = input.length;
-    const width = n + 1;
-    this.input = input;
-    this.n = n;
-    this.width = width;
     this.steps = 0;
-    this.sp = 0;
+    if (this.rejects(input)) return false;
+    if (counter === undefined) return this.searchFrom(input, wantCaptures);
     try {
-      if (!this.budgeted) {
-        const bits = this.programSize * width;
-        if (bits > MAX_VISITED_BITS) {
-          throw new BoundedRegexError(
-            'regex-input-too-long',
-            this.source,
-            `the regular expression ${quote(this.source)} cannot be matched against a text of ${n.toLocaleString('en-US')} characters: its ${this.programSize}-instruction program would need more than ${MAX_VISITED_BITS.toLocaleString('en-US')} bits of memory; shorten the text or simplify the pattern`,
-          );
-        }
-        const words = (bits + 31) >>> 5;
-        if (this.visited.length < words) this.visited = new Uint32Array(Math.max(words, this.visited.length * 2));
-        else this.visited.fill(0, 0, words);
-        if (this.looks.length > 0) {
-          if (this.good.length < words) this.good = new Uint32Array(this.visited.length);
-          else this.good.fill(0, 0, words);
-        }
-      }
-      const slots = this.slots;
-      slots.fill(-1);
-      const first = this.first;
-      const last = this.anchored ? 0 : n;
-      for (let start = 0; start <= last; start++) {
-        if (first !== null) {
-          if (start === n) break;
-          const ch = input.charCodeAt(start);
-          if (ch < 128 ? (first[ch >>> 5]! & (1 << (ch & 31))) === 0 : !this.firstWide) continue;
-        }
-        slots[0] = start;
-        if (this.run(this.entry, start, this.budgeted ? null : this.visited, slots)) {
-          slots[1] = this.matchPos;
-          this.sp = 0;
-          if (wantCaptures && this.lookCaptures && !this.budgeted) this.resolveMarkers(slots, new Map());
-          return true;
-        }
-      }
-      return false;
+      return this.searchFrom(input, wantCaptures);
     } finally {
-      if (counter) counter.steps += this.steps;
+      counter.steps += this.steps;
     }
   }
 
+  private searchFrom(input: string, wantCaptures: boolean): boolean {
+    const n = input.length;
+    const width = n + 1;
+    const budgeted = this.budgeted;
+    const bits = this.programSize * width;
+    if (!budgeted && bits > MAX_VISITED_BITS) {
+      throw new BoundedRegexError(
+        'regex-input-too-long',
+        this.source,
+        `the regular expression ${quote(this.source)} cannot be matched against a text of ${n.toLocaleString('en-US')} characters: its ${this.programSize}-instruction program would need more than ${MAX_VISITED_BITS.toLocaleString('en-US')} bits of memory; shorten the text or simplify the pattern`,
+      );
+    }
+    const first = this.first;
+    this.input = input;
+    this.n = n;
+    this.width = width;
+    this.sp = 0;
+    if (!budgeted) {
+      const words = (bits + 31) >>> 5;
+      if (scratch.visited.length < words) {
+        scratch.visited = new Uint32Array(Math.max(words, scratch.visited.length * 2));
+        scratch.good = new Uint32Array(scratch.visited.length);
+      } else {
+        const visited = scratch.visited;
+        for (let w = 0; w < words; w++) visited[w] = 0;
+        if (this.looks.length > 0) scratch.good.fill(0, 0, words);
+      }
+    }
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) slots[i] = -1;
+    const last = this.anchored ? 0 : n;
+    for (let start = 0; start <= last; start++) {
+      if (first !== null) {
+        if (start === n) break;
+        const ch = input.charCodeAt(start);
+        if (ch < 128 ? (first[ch >>> 5]! & (1 << (ch & 31))) === 0 : !this.firstWide) continue;
+      }
+      slots[0] = start;
+      if (this.run(this.entry, start, budgeted ? null : scratch.visited, slots)) {
+        slots[1] = this.matchPos;
+        this.sp = 0;
+        if (wantCaptures && this.lookCaptures && !budgeted) this.resolveMarkers(slots, new Map());
+        return true;
+      }
+    }
+    return false;
+  }
+
   private grow(needed: number): Int32Array {
-    let size = this.stack.length * 2;
+    let size = scratch.stack.length * 2;
     while (size < needed) size *= 2;
     const bigger = new Int32Array(size);
-    bigger.set(this.stack);
-    this.stack = bigger;
+    bigger.set(scratch.stack);
+    scratch.stack = bigger;
     return bigger;
   }
 
@@ -712,7 +835,7 @@ export class BoundedRegex {
     const width = this.width;
     const budget = bits === null ? BACKREF_STEP_BUDGET : Infinity;
     const base = this.sp;
-    let stack = this.stack;
+    let stack = scratch.stack;
     let sp = base;
     let steps = this.steps;
     if (sp + 2 > stack.length) stack = this.grow(sp + 2);
@@ -788,7 +911,7 @@ export class BoundedRegex {
             this.sp = sp;
             this.steps = steps;
             const ok = bits === null ? this.lookBudgeted(look, pos, slots) : this.lookMemo(look, pos);
-            stack = this.stack;
+            stack = scratch.stack;
             steps = this.steps;
             if (ok === look.negate) break thread;
             if (!look.negate && look.slotHi > look.slotLo) {
@@ -844,7 +967,7 @@ export class BoundedRegex {
 
   /** Pops the jobs above `base`, undoing the captures they record. */
   private unwind(base: number, slots: Int32Array): void {
-    const stack = this.stack;
+    const stack = scratch.stack;
     for (let sp = this.sp; sp > base; sp -= 2) {
       const pc = stack[sp - 2]!;
       if (pc < 0) slots[~pc] = stack[sp - 1]!;
@@ -869,8 +992,8 @@ export class BoundedRegex {
    */
   private lookMemo(look: Look, pos0: number): boolean {
     const width = this.width;
-    const visited = this.visited;
-    const good = this.good;
+    const visited = scratch.visited;
+    const good = scratch.good;
     const entryBit = look.entry * width + pos0;
     if ((good[entryBit >>> 5]! & (1 << (entryBit & 31))) !== 0) return true;
     if ((visited[entryBit >>> 5]! & (1 << (entryBit & 31))) !== 0) return false;
@@ -879,7 +1002,7 @@ export class BoundedRegex {
     const s = this.input;
     const n = this.n;
     const base = this.sp;
-    let stack = this.stack;
+    let stack = scratch.stack;
     let sp = base;
     let steps = this.steps;
     let found = false;
@@ -936,7 +1059,7 @@ export class BoundedRegex {
             this.sp = sp;
             this.steps = steps;
             const ok = this.lookMemo(inner, pos);
-            stack = this.stack;
+            stack = scratch.stack;
             steps = this.steps;
             if (ok === inner.negate) break thread;
             pc = code[i + 2]!;
@@ -979,11 +1102,11 @@ export class BoundedRegex {
       let values = done.get(marker);
       if (!values) {
         const width = this.width;
-        if (this.resolveBits.length < this.visited.length) this.resolveBits = new Uint32Array(this.visited.length);
-        clearBits(this.resolveBits, look.pcStart * width, look.pcEnd * width);
+        if (scratch.resolve.length < scratch.visited.length) scratch.resolve = new Uint32Array(scratch.visited.length);
+        clearBits(scratch.resolve, look.pcStart * width, look.pcEnd * width);
         const inner = new Int32Array(slots.length).fill(-1);
         this.sp = 0;
-        this.run(look.entry, pos, this.resolveBits, inner);
+        this.run(look.entry, pos, scratch.resolve, inner);
         this.sp = 0;
         this.resolveMarkers(inner, done);
         values = inner;
@@ -1011,6 +1134,30 @@ function jsSyntaxError(source: string): string | undefined {
  * back-references only) and 'regex-input-too-long'.
  */
 export function compileBoundedRegex(source: string, options: BoundedRegexOptions = {}): BoundedRegex {
+  const anchored = options.anchored === true;
+  const key = (anchored ? '^' : '*') + source;
+  const cached = compiledCache.get(key);
+  if (cached) {
+    // most recently used last
+    compiledCache.delete(key);
+    compiledCache.set(key, cached);
+    return cached;
+  }
+  const compiled = compileUncached(source, anchored);
+  compiledCache.set(key, compiled);
+  if (compiledCache.size > COMPILED_CACHE_SIZE) compiledCache.delete(compiledCache.keys().next().value!);
+  return compiled;
+}
+
+/**
+ * Compiled patterns by source, as V8 keeps compiled RegExps: the dial plan of a domain is
+ * compiled again for every `GET /v1/lookup`, `plan` and `validate`. A BoundedRegex shows no state
+ * between calls, so one instance can serve every rule that uses the pattern.
+ */
+const COMPILED_CACHE_SIZE = 256;
+const compiledCache = new Map<string, BoundedRegex>();
+
+function compileUncached(source: string, anchored: boolean): BoundedRegex {
   let parsed: ParsedRegex;
   try {
     parsed = parseRegex(source);
@@ -1023,5 +1170,5 @@ export function compileBoundedRegex(source: string, options: BoundedRegexOptions
   }
   const js = jsSyntaxError(source);
   if (js !== undefined) throw new BoundedRegexError('regex-invalid', source, js);
-  return new BoundedRegex(parsed, options.anchored === true);
+  return new BoundedRegex(parsed, anchored);
 }
