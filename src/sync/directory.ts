@@ -341,7 +341,8 @@ export function imageDataUrl(bytes: Buffer): { url: string } | { problem: string
 }
 
 /**
- * Read an LDAP directory: every attribute its fields and red list name, every value. Pictures
+ * Read an LDAP directory: every attribute its fields and red list name, every value (sorted:
+ * the server's order means nothing and would change between runs). Pictures
  * (the `photo` field's attribute, and binary attributes such as `jpegPhoto`) are read as bytes
  * and become `data:` URLs; a text attribute whose value is not UTF-8 is left out with a warning.
  */
@@ -383,6 +384,8 @@ export async function readLdapDirectory(body: Body, password: string | undefined
         } else notes.push({ level: 'warning', message: `${e.dn}: ${a} ${shown(bytes.toString('latin1'))} is not valid UTF-8 text: left out` });
       }
       if (list.length === 0) continue;
+      // LDAP returns an attribute's values in no particular order: sorted, a run is stable.
+      list.sort();
       values.set(a, list);
       values.set(a.toLowerCase(), list);
     }

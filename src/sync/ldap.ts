@@ -245,7 +245,8 @@ export function describeLdapFailure(e: unknown): string {
   const code = resultCodeOf(e);
   if (code === undefined) return message;
   // ldapts appends " Code: 0x31" to the server's diagnostic message (or to its own default text).
-  const diagnostic = message.replace(/\s*Code: 0x[0-9a-f]+\s*$/i, '').trim();
+  // Active Directory ends its diagnostic message with a NUL.
+  const diagnostic = message.replace(/\s*Code: 0x[0-9a-f]+\s*$/i, '').replace(/[\s\0]+$/, '').trim();
   const parts = [ldapResultName(code)];
   if (diagnostic !== '') parts.push(`— the server says ${JSON.stringify(diagnostic)}`);
   const data = /\bdata ([0-9a-f]{3,4})\b/i.exec(diagnostic)?.[1]?.toLowerCase();

@@ -76,7 +76,9 @@ export interface SourceUser {
   readonly firstName?: string;
   readonly lastName?: string;
   readonly mail?: string;
+  /** The first number value; `numbers` has them all (a multi-valued attribute). */
   readonly number?: string;
+  readonly numbers?: readonly string[];
   readonly mobile?: string;
   readonly reserved0?: string;
   readonly reserved1?: string;
@@ -99,7 +101,7 @@ const USER_FIELDS = ['identifier', 'username', 'firstName', 'lastName', 'mail', 
  * mobile that is not a phone number, a name or reserved field holding control characters,
  * a value that is not valid UTF-8 — each is left out with a warning, and the rest of the
  * entry is imported. Names longer than 128 characters are cut (with a warning). A multi-valued
- * attribute gives its first value.
+ * attribute gives its first value, except the number (see {@link planUserImport}).
  */
 export function sourceUsers(entries: readonly LdapEntry[], m: ImportMapping): SourceUser[] {
   return entries.map((e) => {
@@ -113,6 +115,8 @@ export function sourceUsers(entries: readonly LdapEntry[], m: ImportMapping): So
     };
     const uac = m.accountControl ? Number(t('userAccountControl', m.accountControl)) : NaN;
     const u: Record<string, unknown> = { dn: e.dn, disabled: Number.isFinite(uac) && (uac & 0x2) !== 0, warnings };
+    const numbers = m.number ? attrValues(e, m.number).text.map((x) => x.trim()).filter((x) => x !== '') : [];
+    if (numbers.length > 1) u.numbers = numbers;
     for (const f of USER_FIELDS) {
       let v = t(f, m[f]);
       if (v === undefined) continue;
@@ -248,6 +252,7 @@ export function planUserImport(s: ImportSettings, source: readonly SourceUser[],
   const deletes: Change[] = [];
   const created: string[] = [];
   const seenIds = new Set<string>();
+  const usernames = new Map<string, string>(); // username → DN of the entry that has it in this run
 
   for (const e of source) {
     if (!e.identifier) {
@@ -269,12 +274,25 @@ export function planUserImport(s: ImportSettings, source: readonly SourceUser[],
     const byPrevious = previous !== undefined ? users.get(previous) : undefined;
     const current = byPrevious && byPrevious.manager === manager ? byPrevious : users.get(e.username);
     if (current && current.manager === manager) seen.add(String(current.body.username));
+    // Two entries with one username (LDAP does not forbid it): the first is imported, the
+    // second is an error — and its user, if it had one, is kept as it is.
+    const twin = usernames.get(e.username);
+    if (twin !== undefined) {
+      note('error', `${e.dn}: username ${shown(e.username)} is also the username of ${twin}: skipped`);
+      if (current && current.manager === manager && current.body.username !== e.username) identifiers[e.identifier] = String(current.body.username);
+      continue;
+    }
+    usernames.set(e.username, e.dn);
     if (!e.number) {
       note('ignored', `${e.dn}: no phone number: ignored`);
       if (current && current.manager === manager) identifiers[e.identifier] = String(current.body.username);
       continue;
     }
-    const adapted = adaptNumber(e.number, s.dialPlan);
+    // A multi-valued number: the values that become extensions, the lowest of them (an LDAP
+    // server returns values in no particular order, so "the first" would not be stable).
+    const adapted = [...new Set(e.numbers ?? [e.number])]
+      .map((raw) => adaptNumber(raw, s.dialPlan))
+      .sort((a, b) => (a.number === undefined ? 1 : b.number === undefined ? -1 : a.number < b.number ? -1 : a.number > b.number ? 1 : 0))[0]!;
     if (!adapted.number) {
       note('error', `${e.dn}: ${adapted.reason}`);
       if (current && current.manager === manager) identifiers[e.identifier] = String(current.body.username);

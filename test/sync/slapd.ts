@@ -4,8 +4,8 @@
  * pid. `.ci/run` installs the Debian packages `slapd` and `ldap-utils`.
  *
  * The data is AD-like: inetOrgPerson entries plus a tiny test schema (auxiliary class `adUser`)
- * giving them Active Directory's `sAMAccountName`, binary `objectGUID` and
- * `userAccountControl` (bit 0x2 = disabled), so the AD preset runs against a real server. The
+ * giving them Active Directory's `sAMAccountName`, binary `objectGUID`, `userAccountControl`
+ * (bit 0x2 = disabled) and binary `thumbnailPhoto`, so the AD preset runs against a real server. The
  * same GUID, as hex text, is in `employeeNumber` for the plain-LDAP mapping.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -35,7 +35,8 @@ export interface Person {
   readonly mobile?: string;
   /** userAccountControl; 512 normal, 514 disabled. */
   readonly uac?: number;
-  readonly extra?: Readonly<Record<string, string>>;
+  /** Further attributes; a list is a multi-valued attribute; bytes (a photo) and unsafe text are written base64. */
+  readonly extra?: Readonly<Record<string, string | Buffer | readonly (string | Buffer)[]>>;
 }
 
 export function person(i: number, over: Partial<Person> = {}): Person {
@@ -66,17 +67,26 @@ function personLdif(p: Person): string[] {
     `uid: ${p.uid}`,
     `sAMAccountName: ${p.uid}`,
     `objectGUID:: ${Buffer.from(p.guid, 'hex').toString('base64')}`,
-    `cn: ${p.givenName ?? ''} ${p.sn}`.trim(),
-    `sn: ${p.sn}`,
+    line('cn', `${p.givenName ?? ''} ${p.sn}`.trim()),
+    line('sn', p.sn),
     `employeeNumber: ${p.guid}`,
   ];
-  if (p.givenName) out.push(`givenName: ${p.givenName}`);
-  if (p.mail) out.push(`mail: ${p.mail}`);
-  if (p.telephoneNumber) out.push(`telephoneNumber: ${p.telephoneNumber}`);
-  if (p.mobile) out.push(`mobile: ${p.mobile}`);
+  if (p.givenName) out.push(line('givenName', p.givenName));
+  if (p.mail) out.push(line('mail', p.mail));
+  if (p.telephoneNumber) out.push(line('telephoneNumber', p.telephoneNumber));
+  if (p.mobile) out.push(line('mobile', p.mobile));
   if (p.uac !== undefined) out.push(`userAccountControl: ${p.uac}`);
-  for (const [k, v] of Object.entries(p.extra ?? {})) out.push(`${k}: ${v}`);
-  return out;
+  for (const [k, v] of Object.entries(p.extra ?? {})) for (const x of Array.isArray(v) ? v : [v]) out.push(line(k, x as string | Buffer));
+  // The values of one attribute together (slapadd keeps only the last run of a split attribute).
+  const name = (l: string) => l.slice(0, l.indexOf(':')).toLowerCase();
+  const order = [...new Set(out.map(name))];
+  return [out[0]!, ...order.slice(1).flatMap((n) => out.filter((l, i) => i > 0 && name(l) === n))];
+}
+
+/** One LDIF attribute line: `name: value` for a SAFE-STRING (RFC 2849), else `name:: base64`. */
+function line(name: string, v: string | Buffer): string {
+  if (typeof v === 'string' && /^[\x21-\x39\x3b\x3d-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(v)) return `${name}: ${v}`;
+  return `${name}:: ${(typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('base64')}`;
 }
 
 /** Active Directory's user attributes, under a private test OID arc. */
@@ -84,7 +94,8 @@ const AD_SCHEMA = `
 attributetype ( 1.3.6.1.4.1.55555.1.1 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 attributetype ( 1.3.6.1.4.1.55555.1.2 NAME 'objectGUID' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
 attributetype ( 1.3.6.1.4.1.55555.1.3 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
-objectclass ( 1.3.6.1.4.1.55555.2.1 NAME 'adUser' SUP top AUXILIARY MAY ( sAMAccountName $ objectGUID $ userAccountControl ) )
+attributetype ( 1.3.6.1.4.1.55555.1.4 NAME 'thumbnailPhoto' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.55555.2.1 NAME 'adUser' SUP top AUXILIARY MAY ( sAMAccountName $ objectGUID $ userAccountControl $ thumbnailPhoto ) )
 `;
 
 async function freePort(): Promise<number> {
