@@ -16,6 +16,7 @@ import { parseAllowDestroy } from '../plan/safety.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../plan/types.js';
 import { renderText } from '../render/text.js';
 import { renderMarkdown } from '../render/markdown.js';
+import { planFileProblems } from '../plan/plan-file.js';
 import { applyPlan, secretsFromReferences, type ApplyOutcome, type SecretValues } from '../apply/apply.js';
 import { getPath, type DesiredState } from '../model/resource.js';
 import { fieldPath } from '../diagnostics.js';
@@ -98,9 +99,9 @@ export function readPlanFile(file: string, cwd: string): Plan {
   } catch (e) {
     throw new CliError(`cannot read plan ${file}: ${(e as Error).message}`);
   }
-  const p = plan as Partial<Plan>;
-  if (!p || typeof p !== 'object' || p.formatVersion !== PLAN_FORMAT_VERSION || !Array.isArray(p.changes) || typeof p.runtime?.revision !== 'number') {
-    throw new CliError(`${file} is not a Switchboard plan of format version ${PLAN_FORMAT_VERSION} (make one with switchboard plan --out ${file})`);
+  const problems = planFileProblems(plan);
+  if (problems.length > 0) {
+    throw new CliError(`${file} is not a Switchboard plan of format version ${PLAN_FORMAT_VERSION} that can be applied (make one with switchboard plan --out ${file}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
   return plan as Plan;
 }
