@@ -31,8 +31,9 @@ import { KIND_NAMES, isKindName, kindInfo, type KindName } from '../model/kinds.
 import type { CommittedEvent, Principal, RuntimeCore } from '../runtime/core.js';
 import type { AuditEntry, Change, ChangeProblem, ChangeSet, ChangeSetResult, ChangeVia, LiveResource, RefusalCode } from '../runtime/types.js';
 import { describeJsonPath, MAX_JSON_DEPTH, tooDeepAt } from '../runtime/json-depth.js';
-import { authenticate, companiesOfChange, companyList, idOfBody, principalOf, requireCompany, requireSuperUser } from './auth.js';
+import { authenticate, type Authenticated, companiesOfChange, companyList, idOfBody, principalOf, requireCompany, requireSuperUser } from './auth.js';
 import { HttpError, errorBody } from './errors.js';
+import { jsonSyntaxError, lineColumn } from './json-syntax.js';
 import { ServerMetrics } from './metrics.js';
 import { openapiText } from './openapi.js';
 import { RateLimiter, resolveRateLimits, type RateLimits } from './rate-limit.js';
@@ -129,7 +130,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     const path = req.url.split('?')[0]!.replace(/\/+$/, '');
     if (path === '/healthz' || path === '/readyz') return;
     await limiter.beforeAuthentication(req);
-    let authenticated;
+    let authenticated: Authenticated;
     try {
       authenticated = authenticate(req.headers.authorization, tokens, runtime);
     } catch (e) {
@@ -174,7 +175,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     parseJson(req, body as string, (err: Error | null, value?: unknown) => {
-      if (err) return done(err, undefined);
+      if (err) return done(whyNotJson(body as string) ?? err, undefined);
       const at = tooDeepAt(value, MAX_JSON_DEPTH);
       if (!at) return done(null, value);
       done(new HttpError(400, 'bad-request', `the request body nests more than ${MAX_JSON_DEPTH} levels deep (at ${describeJsonPath(at)}): no request of this API does; send resources as their schemas describe them`), undefined);
@@ -625,6 +626,22 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       await app.close();
     },
   };
+}
+
+/**
+ * Why fastify's JSON parser refused a body, with the place (line and column, what was expected)
+ * but never the text around it: a body may hold a secret. Undefined for an empty body
+ * (fastify's own error says so).
+ */
+function whyNotJson(text: string): HttpError | undefined {
+  if (text.length === 0) return undefined;
+  const error = jsonSyntaxError(text);
+  if (error) {
+    const { line, column } = lineColumn(text, error.at);
+    return new HttpError(400, 'bad-request', `the request body is not valid JSON: at line ${line}, column ${column}, expected ${error.expected}`);
+  }
+  // Valid JSON that fastify refused: a prototype-poisoning key.
+  return new HttpError(400, 'bad-request', 'the request body has a "__proto__" key or a "constructor" key holding "prototype": such keys are refused');
 }
 
 function queryString(req: FastifyRequest, name: string): string | undefined {
