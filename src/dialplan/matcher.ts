@@ -42,7 +42,7 @@
 import { nullable, parseRegex, RegexSubsetError, walkRegex, type CharSet, type ParsedRegex, type RegexNode } from './regex.js';
 
 /** Most instructions a compiled pattern may have (lookaround sub-programs included). */
-export const MAX_PROGRAM_SIZE = 2_000;
+export const MAX_PROGRAM_SIZE = 1_000;
 /** Most steps one match attempt of a pattern with back-references may take. */
 export const BACKREF_STEP_BUDGET = 100_000;
 /** Most bits one visited set may take: programSize × (input length + 1). */
@@ -219,8 +219,12 @@ function estimate(n: RegexNode): number {
       out = n.branches.reduce((sum, b) => sum + estimate(b) + 1, 0);
       break;
     case 'quant': {
-      const copies = n.max === Infinity ? n.min + 1 : n.max;
-      out = copies === 0 ? 1 : copies * (estimate(n.body) + 2) + 1;
+      // mandatory copies: the body (and a RESET); optional ones: a SPLIT more; the loop: a head
+      const body = estimate(n.body) + (slotRange(n.body)[1] > 0 ? 1 : 0);
+      const optional = n.max === Infinity ? 2 : n.max - n.min;
+      if (n.max === 0) return 1;
+      if (body === Infinity) return Infinity;
+      out = n.min * body + optional * (body + 1);
       break;
     }
   }
@@ -352,14 +356,14 @@ class Compiler {
     const reset = (inner: K): K => (hi > lo ? memo((t) => b.emit(RESET, lo, inner(t), hi)) : inner);
     const choose = (iterate: number, skip: number) => (n.lazy ? b.emit(SPLIT, skip, iterate, 0) : b.emit(SPLIT, iterate, skip, 0));
     const empty = nullable(n.body);
-    const fail = b.fail();
+    const fail = () => b.fail();
     // one optional iteration, then `next`; an empty optional iteration fails
     const optional = (next: K): K => {
       if (!empty) {
         const iterate = reset(this.compile(n.body, next, dir, b));
         return memo((t) => choose(iterate(t), next(t)));
       }
-      const iterate = reset(this.compile(n.body, (s) => (s === 0 ? next(0) : fail), dir, b));
+      const iterate = reset(this.compile(n.body, (s) => (s === 0 ? next(0) : fail()), dir, b));
       return memo((t) => choose(iterate(t + 1), next(t)));
     };
     let after = k;
@@ -368,7 +372,7 @@ class Compiler {
       // head(t): iterate again or leave; the body loops back to head(0) after consuming
       const head0 = b.reserve();
       const iterate = empty
-        ? reset(this.compile(n.body, (s) => (s === 0 ? head0 : fail), dir, b))
+        ? reset(this.compile(n.body, (s) => (s === 0 ? head0 : fail()), dir, b))
         : reset(this.compile(n.body, () => head0, dir, b));
       const enter = (t: number) => (empty ? iterate(t + 1) : iterate(t));
       const [x, y] = n.lazy ? [k(0), enter(0)] : [enter(0), k(0)];
