@@ -8,6 +8,8 @@
  * other failure (unreachable, token refused, forbidden read, timeout, server error) throws a
  * {@link RuntimeHttpError} whose message names the runtime's URL and says what to do.
  * The token is sent only in the Authorization header and never appears in a message.
+ * A request nested deeper than the server accepts is refused before it is sent, and an answer
+ * nested deeper than any runtime's is refused before the caller walks it (json-depth.ts).
  */
 import { describeJsonPath, MAX_JSON_DEPTH, tooDeepAt } from './json-depth.js';
 import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveState, RuntimeClient, RuntimeStatus, LinkStatus, ExtensionQuery, ExtensionStatus } from './types.js';

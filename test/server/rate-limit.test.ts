@@ -174,6 +174,20 @@ describe('POST /v1/fingerprints', () => {
   });
 });
 
+describe('the HTTP client', () => {
+  it('reports a 429 as a RuntimeError with the server\'s message, which says when to retry', async () => {
+    const { connectRuntime, RuntimeHttpError } = await import('../../src/runtime/http-client.js');
+    const { s, tokens } = await serverWith({ fingerprintRequests: 1 });
+    const client = await connectRuntime(s.url, tokens.alice);
+    expect(await client.fingerprint(['a'])).toHaveLength(1);
+    const e = await client.fingerprint(['b']).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RuntimeHttpError);
+    expect((e as InstanceType<typeof RuntimeHttpError>).status).toBe(429);
+    expect((e as Error).message).toMatch(new RegExp(`^runtime at ${s.url.replace(/\./g, '\\.')} failed POST /v1/fingerprints \\(HTTP 429\\): too many fingerprint requests with token [0-9a-f]{16} of 'alice': at most 1 a minute; retry in \\d+ s$`));
+    await client.close();
+  });
+});
+
 describe('POST /v1/tokens', () => {
   it('has its own, stricter limit', async () => {
     const { s, tokens } = await serverWith({ tokenCreations: 2 });
