@@ -551,3 +551,34 @@ describe('docs/links.md — status', () => {
     expect(some.split('\n').filter((x) => /^\d/.test(x))).toHaveLength(1);
   });
 });
+
+describe('docs/links.md — the PBX simulator (npm run pbx-sim)', () => {
+  it('answer, silent on/off, restart and --traffic drive the switch as documented', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('scripts/pbx-sim.ts'), '--port', '0', '--devices', '1001-1005', '--traffic', '20'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
+    cleanup.push(() => void (child.exitCode === null && child.kill('SIGKILL')));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /listening on 127\.0\.0\.1:\d+/.test(out), 'the listening line', 20_000);
+    const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    const l = newLink(port, { backoff: { initialMs: 50, maxMs: 200 }, heartbeatMs: 100, deadAfterMs: 500 });
+    l.setExtensions(range(1001, 5));
+    l.start();
+    await until(() => l.status().current === 5, 'five supervised');
+    // --traffic: random calls among the monitored devices, without a command.
+    await until(() => l.status().events >= 4, 'traffic events');
+    child.stdin.write('call 1001 1002\n');
+    await until(() => /call (\S+): 1001 → 1002/.test(out), 'the call line');
+    const callId = /call (\S+): 1001 → 1002/.exec(out)![1]!;
+    child.stdin.write(`answer ${callId}\n`);
+    await until(() => [...l.extensions()].some(([n, e]) => n === '1002' && e.lastEvent?.name === 'Established'), '1002 answered');
+    child.stdin.write('silent on\n');
+    await until(() => l.status().state !== 'up', 'declared dead while the switch is silent');
+    child.stdin.write('silent off\n');
+    await until(() => l.status().state === 'up' && l.status().current === 5, 'back once the switch speaks');
+    const connects = l.status().connects;
+    child.stdin.write('restart 300\n');
+    await until(() => l.status().connects > connects && l.status().current === 5, 'back after the restart');
+    child.stdin.write('quit\n');
+  });
+});
