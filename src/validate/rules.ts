@@ -15,7 +15,7 @@ import { compareNumbers, EXTENSION_KINDS, expandNumbers, supervision } from '../
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
 import { checkSyncSources } from './sync-rules.js';
-import { closest } from '../util/suggest.js';
+import { closest, SuggestionBudget } from '../util/suggest.js';
 
 type Body = Record<string, unknown>;
 
@@ -94,11 +94,24 @@ export function resolveRef(ctx: RuleContext, kind: KindName, ref: string, fromDo
   return { ok: true, id, domain };
 }
 
+/** Names known per kind and scope prefix, built once per run (a run may hint thousands of times). */
+const namesCache = new WeakMap<KnownIds, Map<string, string[]>>();
+/** One budget of hint work per run (see src/util/suggest.ts). */
+const budgets = new WeakMap<KnownIds, SuggestionBudget>();
+
 function suggestIn(ctx: RuleContext, kind: KindName, id: string): string {
   const prefix = id.slice(0, id.lastIndexOf('/') + 1);
-  const names: string[] = [];
-  for (const k of ctx.known.get(kind)!.keys()) if (k.startsWith(prefix) && !k.slice(prefix.length).includes('/')) names.push(k.slice(prefix.length));
-  const best = closest(id.slice(prefix.length), names);
+  let byScope = namesCache.get(ctx.known);
+  if (!byScope) namesCache.set(ctx.known, (byScope = new Map()));
+  let names = byScope.get(`${kind}\0${prefix}`);
+  if (!names) {
+    names = [];
+    for (const k of ctx.known.get(kind)!.keys()) if (k.startsWith(prefix) && !k.slice(prefix.length).includes('/')) names.push(k.slice(prefix.length));
+    byScope.set(`${kind}\0${prefix}`, names);
+  }
+  let budget = budgets.get(ctx.known);
+  if (!budget) budgets.set(ctx.known, (budget = new SuggestionBudget()));
+  const best = closest(id.slice(prefix.length), names, budget);
   return best ? `. Did you mean '${best}'?` : '';
 }
 
