@@ -29,13 +29,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 /** The desired state in canonical form, secrets as `{ $secret: fingerprint, ref? }`. */
 /**
- * A secret reference as the plan records it: `${file:…}` paths are made relative to the
- * configuration root (they are written relative to their YAML file), so apply can resolve them.
+ * A secret reference as the plan records it: relative `${file:…}` paths are made relative to
+ * the configuration root (they are written relative to their YAML file), so apply can resolve
+ * them; an absolute path (into a `--secrets-dir`) is kept as written — joining it to the YAML
+ * file's folder would name a file that does not exist.
  */
 export function planRef(ref: string, yamlFile: string, root: string): string {
   const m = /^\$\{file:(.+)\}$/.exec(ref);
-  if (!m) return ref;
-  return `\${file:${path.relative(root, path.join(path.dirname(yamlFile), m[1]!)).split(path.sep).join('/')}}`;
+  if (!m || path.isAbsolute(m[1]!)) return ref;
+  return `\${file:${path.relative(root, path.resolve(path.dirname(yamlFile), m[1]!)).split(path.sep).join('/')}}`;
 }
 
 /** The desired state as the differ takes it: canonical bodies, secrets as `{ $secret: fingerprint, ref? }`. */
