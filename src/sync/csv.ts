@@ -191,14 +191,6 @@ interface Parsed {
   records: { line: number; record: string[] }[];
 }
 
-const newlines = (s: string) => {
-  let n = 0;
-  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
-  return n;
-};
-
-const QUOTE_NOT_CLOSED = 'quote-not-closed';
-
 function explain(code: string | undefined, message: string, line: number, delimiter: string): string {
   const d = JSON.stringify(delimiter);
   switch (code) {
@@ -206,8 +198,6 @@ function explain(code: string | undefined, message: string, line: number, delimi
       return `line ${line}: a quote (") inside a field that does not start with one — quote the whole field and double the quotes inside ("a ""b"" c")`;
     case 'CSV_INVALID_CLOSING_QUOTE':
       return `line ${line}: text right after a closing quote — quote the whole field and double the quotes inside`;
-    case 'CSV_QUOTE_NOT_CLOSED':
-      return QUOTE_NOT_CLOSED;
     case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH': {
       const m = /expect (\d+), got (\d+)/.exec(message);
       return m ? `line ${line} has ${m[2]} fields, the header has ${m[1]}${Number(m[2]) > Number(m[1]) ? ` — an unquoted ${d} inside a value? quote values that contain it` : ''}` : `line ${line}: ${message}`;
@@ -220,10 +210,31 @@ function explain(code: string | undefined, message: string, line: number, delimi
 }
 
 function parseRecords(text: string, o: CsvOptions): Parsed {
+  // Lines are counted here, from byte offsets (csv-parse's own counter counts a CRLF inside a
+  // quoted field twice): a row's line is the line it starts on.
+  const bytes = Buffer.from(text, 'utf8');
+  const breaks: number[] = [];
+  for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) breaks.push(i);
+  const lineAt = (offset: number) => {
+    let lo = 0;
+    let hi = breaks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (breaks[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  };
+  let end = 0; // where the last record (read or refused) ended
+  const start = () => {
+    let i = end;
+    while (i < bytes.length && (bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+    return lineAt(i);
+  };
   const problems: string[] = [];
-  let records: { record: string[]; info: { lines: number } }[];
+  const records: { line: number; record: string[] }[] = [];
   try {
-    records = parse(text, {
+    parse(text, {
       bom: true,
       delimiter: o.delimiter,
       relax_column_count: false,
@@ -231,24 +242,23 @@ function parseRecords(text: string, o: CsvOptions): Parsed {
       skip_empty_lines: true,
       skip_records_with_error: true,
       max_record_size: CSV_MAX_FIELD,
-      info: true,
-      on_skip: (err: { code?: string; message: string; lines?: number } | undefined) => {
-        if (err) problems.push(explain(err.code, err.message, err.lines ?? 0, o.delimiter));
+      on_record: (record: string[], context: { bytes: number }) => {
+        records.push({ line: start(), record });
+        end = context.bytes;
+        return record;
       },
-    }) as unknown as { record: string[]; info: { lines: number } }[];
+      on_skip: (err: { code?: string; message: string; bytes?: number } | undefined) => {
+        if (!err) return;
+        const line = start();
+        problems.push(err.code === 'CSV_QUOTE_NOT_CLOSED' ? `the row starting on line ${line} opens a quote that is never closed (the file ends inside it): look for a stray quote (")` : explain(err.code, err.message, line, o.delimiter));
+        if (typeof err.bytes === 'number' && err.bytes > end) end = err.bytes;
+      },
+    });
   } catch (e) {
-    const err = e as { code?: string; message: string; lines?: number };
-    const problem = explain(err.code, err.message, err.lines ?? 0, o.delimiter);
-    throw new CsvError(o.name, [...problems, problem === QUOTE_NOT_CLOSED ? 'a quote is never closed (the file ends inside a quoted field): look for a stray quote (")' : problem]);
+    const err = e as { code?: string; message: string };
+    throw new CsvError(o.name, [...problems, explain(err.code, err.message, start(), o.delimiter)]);
   }
-  // A quote never closed is found at the end of the file: say after which line it opened.
-  const lastEnd = records.reduce((n, r) => Math.max(n, r.info.lines), 0);
-  for (let i = 0; i < problems.length; i++) {
-    if (problems[i] === QUOTE_NOT_CLOSED) problems[i] = `a quote opened after line ${lastEnd} is never closed (the file ends inside a quoted field): look for a stray quote (") from line ${lastEnd + 1} on`;
-  }
-  // A record's line is where it starts: where it ends less the line breaks inside its fields.
-  const withLines = records.map(({ record, info }) => ({ line: info.lines - record.reduce((n, f) => n + newlines(f), 0), record }));
-  const [first, ...rest] = withLines;
+  const [first, ...rest] = records;
   if (!first) throw new CsvError(o.name, problems.length > 0 ? problems : ['the file has no header line']);
   if (problems.length > 0) throw new CsvError(o.name, [`${problems.length} malformed ${problems.length === 1 ? 'row' : 'rows'}, so none is used`, ...problems]);
   return { header: first.record.map((h) => h.trim()), records: rest };

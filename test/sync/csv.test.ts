@@ -6,13 +6,14 @@
  * with what to do; an encoding correction updates contacts in place; and a fuzzer: mutated
  * and random files only ever fail as a CsvError.
  */
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { LiveResource } from '../../src/runtime/types.js';
-import { CsvError, firstInvalidUtf8, parseCsvBytes, type CsvOptions } from '../../src/sync/csv.js';
+import { CSV_MAX_BYTES, CSV_MAX_FIELD, CsvError, firstInvalidUtf8, parseCsvBytes, readCsvFile, type CsvOptions } from '../../src/sync/csv.js';
 import { contactsOf, sourceRow } from '../../src/sync/directory.js';
 import { planContacts, runDirectory } from '../../src/sync/directory-run.js';
 import { lookupCaller } from '../../src/sync/lookup.js';
@@ -231,7 +232,7 @@ describe('malformed rows: every one reported with its line, none used', () => {
   });
 
   it('a quote never closed is reported with where it opened, not read as a field swallowing the rest of the file', () => {
-    expect(problemsOf('a,b,c\n1,2,3\n1,"2,3\n4,5,6\n7,8,9\n')).toEqual(['1 malformed row, so none is used', 'a quote opened after line 2 is never closed (the file ends inside a quoted field): look for a stray quote (") from line 3 on']);
+    expect(problemsOf('a,b,c\n1,2,3\n1,"2,3\n4,5,6\n7,8,9\n')).toEqual(['1 malformed row, so none is used', 'the row starting on line 3 opens a quote that is never closed (the file ends inside it): look for a stray quote (")']);
   });
 
   it('text after a closing quote', () => {
@@ -242,6 +243,10 @@ describe('malformed rows: every one reported with its line, none used', () => {
     const r = parseCsvBytes(Buffer.from('a,b\n"x\ny",1\n"p\nq\nr",2\n3,4\n'), opts());
     expect(r.rows.map((x) => x.where)).toEqual(['c.csv line 2', 'c.csv line 4', 'c.csv line 7']);
     expect(problemsOf('a,b\n"x\ny",1\n"p\nq\nr",2\n3,4,5\n')).toContain('line 7 has 3 fields, the header has 2 — an unquoted "," inside a value? quote values that contain it');
+    // CRLF line breaks, inside quoted fields too (Outlook), and blank lines between rows.
+    const crlf = parseCsvBytes(Buffer.from('a,b\r\n"x\r\ny",1\r\n\r\n"p\r\nq",2\r\n3,4\r\n'), opts());
+    expect(crlf.rows.map((x) => x.where)).toEqual(['c.csv line 2', 'c.csv line 5', 'c.csv line 7']);
+    expect(problemsOf('a,b\r\n"x\r\ny",1\r\n\r\n3,4,5\r\n')).toContain('line 5 has 3 fields, the header has 2 — an unquoted "," inside a value? quote values that contain it');
   });
 
   it('blank lines and a UTF-8 byte order mark are fine', () => {
@@ -264,6 +269,46 @@ describe('malformed rows: every one reported with its line, none used', () => {
     expect(r.message).toMatch(/^reading the source failed: contacts\.csv: 2 malformed rows, so none is used; line (\d+): text right after a closing quote.*; line \d+ has 93 fields, the header has 92.*; nothing was changed$/);
     expect(rt.revision()).toBe(revision);
     expect(contacts(rt, 'Outlook')).toEqual(before);
+  });
+});
+
+describe('bounds and the CLI', () => {
+  it('at most 20 malformed rows are listed, then how many more; every one is in the error', () => {
+    const text = `a,b\n${Array.from({ length: 26 }, (_, i) => `${i},x,y`).join('\n')}\n`;
+    const err = (() => {
+      try {
+        parseCsvBytes(Buffer.from(text), opts());
+      } catch (e) {
+        return e as CsvError;
+      }
+      throw new Error('expected a CsvError');
+    })();
+    expect(err.problems).toHaveLength(27);
+    expect(err.message).toMatch(/^c\.csv: 26 malformed rows, so none is used; line 2 has 3 fields.*; line 20 has 3 fields[^;]*; and 7 more$/);
+  });
+
+  it(`a field longer than ${CSV_MAX_FIELD} characters, a file over ${CSV_MAX_BYTES / 1048576} MiB`, () => {
+    expect(problemsOf(`a,b\n1,"${'x'.repeat(CSV_MAX_FIELD + 10)}"\n`).join('\n')).toMatch(/a field longer than 100000 characters — a quote that never closes\?/);
+    const big = path.join(tempDir(), 'big.csv');
+    writeFileSync(big, 'a,b\n');
+    truncateSync(big, CSV_MAX_BYTES + 1); // sparse: nothing is written
+    expect(() => readCsvFile(big, opts())).toThrow(/the file is 101 MiB, over the 100 MiB limit for a CSV directory/);
+  });
+
+  it('switchboard sync run on a malformed file: exit 1, the lines, nothing written', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'contacts.csv'), outlookFile([OUTLOOK_ROWS[0]!, OUTLOOK_ROWS[1]!.replace('"Cœur & Co"', 'Cœur, & Co')]));
+    const data = path.join(dir, 'data');
+    const rt = await open(data, { startEngines: false });
+    expect(rt.apply(changeSet(0, [...creates(quickstart()), { action: 'create', kind: 'Directory', id: 'acme/paris/Outlook', body: outlookDirectory() }]))).toMatchObject({ ok: true });
+    const revision = rt.revision();
+    await rt.close();
+    const r = spawnSync(process.execPath, [path.resolve('bin/switchboard.js'), 'sync', 'run', 'Directory/Outlook', '--data-dir', data], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(r.status).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/contacts\.csv: 1 malformed row, so none is used; line 5 has 93 fields, the header has 92 — an unquoted "," inside a value\? quote values that contain it; nothing was changed/);
+    const after = await open(data, { startEngines: false });
+    opened.push(after);
+    expect(after.revision()).toBe(revision);
   });
 });
 

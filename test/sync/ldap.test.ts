@@ -1,3 +1,4 @@
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attrText, checkFilter, escapeDnValue, escapeFilterValue, guidToString, ldapSearchAll, LdapError, normalizeFilter } from '../../src/sync/ldap.js';
 import { ADMIN_DN, ADMIN_PASSWORD, destroySlapd, hasSlapd, PEOPLE, person, startSlapd, type Slapd } from './slapd.js';
@@ -75,6 +76,47 @@ describe.skipIf(!hasSlapd())('LDAP client against slapd', () => {
     expect(a).toHaveLength(1);
     const b = await ldapSearchAll({ ...conn(), tls: 'starttls', tlsOptions }, { baseDn: PEOPLE, filter: '(uid=user00001)', attributes: ['uid'] });
     expect(b).toHaveLength(1);
+  });
+
+  it('pages of 1,000 entries by default (Active Directory\'s maximum): 2,500 entries take 3 search requests', async () => {
+    // A loopback proxy that counts the SearchRequests ([APPLICATION 3]) the client sends.
+    let searches = 0;
+    const proxy = createServer((client) => {
+      const upstream = connect(slapd.port, slapd.host);
+      client.on('data', (d) => {
+        for (let i = 0; i < d.length; ) {
+          // LDAPMessage: 30 <len> 02 <idlen> <id> <op tag> …
+          const lenByte = d[i + 1]!;
+          const lenLen = lenByte & 0x80 ? (lenByte & 0x7f) + 1 : 1;
+          const total = lenByte & 0x80 ? d.readUIntBE(i + 2, lenByte & 0x7f) : lenByte;
+          const body = i + 1 + lenLen;
+          const op = d[body + 2 + d[body + 1]!];
+          if (op === 0x63) searches++;
+          i = body + total;
+        }
+        upstream.write(d);
+      });
+      upstream.on('data', (d) => client.write(d));
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const entries = await ldapSearchAll({ ...conn(), port: (proxy.address() as AddressInfo).port }, { baseDn: PEOPLE, filter: '(objectClass=inetOrgPerson)', attributes: ['uid'], pageSize: 0 });
+      expect(entries).toHaveLength(2500);
+      expect(searches).toBe(3);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('a filter that does not parse is refused before any connection', async () => {
+    // Port 1: nothing listens; a connection attempt would fail as `connect`.
+    await expect(ldapSearchAll({ host: '127.0.0.1', port: 1, timeoutMs: 2000 }, { baseDn: PEOPLE, filter: '(&(uid=x)', attributes: ['uid'] })).rejects.toMatchObject({ code: 'filter' });
   });
 
   it('a server that is not there → connect error within the timeout', async () => {
