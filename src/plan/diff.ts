@@ -74,6 +74,9 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return false;
 }
 
+/** Edits beyond which two lists are not aligned but paired by position (bounds the work). */
+export const MAX_ALIGNED_EDITS = 256;
+
 /** Field-level differences between two canonical bodies. */
 export function fieldChanges(before: unknown, after: unknown, path = ''): FieldChange[] {
   if (sameValue(before, after)) return [];
@@ -88,7 +91,13 @@ export function fieldChanges(before: unknown, after: unknown, path = ''): FieldC
   // field. Lists of scalars (members) are shown whole, before and after.
   if (Array.isArray(before) && Array.isArray(after) && [...before, ...after].some((x) => isObject(x))) {
     const out: FieldChange[] = [];
-    const parts = diffArrays(before, after, { comparator: (a, b) => sameValue(a, b) });
+    // Alignment costs (length × edits): past MAX_ALIGNED_EDITS the lists are paired by position
+    // instead (still field by field), so a 20,000-rule list changed throughout plans in
+    // milliseconds, not minutes.
+    const parts = diffArrays(before, after, { comparator: (a, b) => sameValue(a, b), maxEditLength: MAX_ALIGNED_EDITS }) ?? [
+      { removed: true, added: false, count: before.length, value: before },
+      { removed: false, added: true, count: after.length, value: after },
+    ];
     let i = 0; // index in `before`
     let j = 0; // index in `after`
     for (let k = 0; k < parts.length; k++) {
