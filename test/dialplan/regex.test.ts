@@ -1,6 +1,6 @@
 // Regex rules: the .NET/JavaScript common subset, bounded matching, value references.
 import { describe, expect, it } from 'vitest';
-import { compileDialPlan, isCompiled, isRegexPattern, resolveDialPlan, translate } from '../../src/dialplan/index.js';
+import { behaviourDiff, compileDialPlan, dialString, isCompiled, isRegexPattern, resolveDialPlan, SAMPLE_NUMBERS, translate } from '../../src/dialplan/index.js';
 import { compile, MANUAL_SETTINGS, problems, rule } from './helpers.js';
 
 function refused(pattern: string, value = '0') {
@@ -112,6 +112,37 @@ describe('patterns once refused for catastrophic backtracking are accepted: matc
     expect(p.code).toBe('regex-too-large');
     expect(p.message).toMatch(/expands to more than 1,000 instructions; "\(\\\\d\{1000\}\)\{1000\}" is repeated too many times: use smaller counts/);
     expect(p).toMatchObject({ severity: 'error', path: ['outgoing', 0, 'pattern'] });
+  });
+
+  it("the issue's rules (40 optional digits, alternatives written out) through translate and behaviourDiff: bounded steps", () => {
+    const rules = [rule('[' + '\\d?'.repeat(40) + '#]', '1', 1), rule('[' + '(?:\\d|\\d)'.repeat(30) + '#]', '2', 2), rule('[(\\d|\\d\\d)+#]', '3', 3)];
+    const plan = compile({ preset: 'fr', outgoing: rules, incoming: rules });
+    const regexes = [...plan.outgoing, ...plan.incoming].flatMap((r) => (r.regex ? [r.regex] : []));
+    // first: this is the bounded matcher (V8's engine would take minutes below)
+    for (const r of regexes) expect(r.stepBound).toBeTypeOf('function');
+    const samples = SAMPLE_NUMBERS(MANUAL_SETTINGS);
+    const changes = behaviourDiff(null, plan, samples);
+    expect(changes.length).toBeGreaterThan(20);
+    for (const { number } of samples) {
+      const dial = dialString(number);
+      for (const r of regexes) {
+        const counter = { steps: 0 };
+        r.exec(dial, counter);
+        expect(counter.steps).toBeLessThanOrEqual(r.stepBound(dial.length));
+      }
+    }
+    expect(translate(plan, '0'.repeat(63) + '1', 'incoming').rule).toBeUndefined();
+  });
+
+  it('a rule with a back-reference that exceeds the step budget: the number is not translated, and the reason names the rule and the fix', () => {
+    const plan = compile({ outgoing: [rule('[(\\d*)*\\1\\(\\d]', '9', 3), rule('0', '0', 4)] });
+    const t = translate(plan, '0612345678901234567890 (', 'outgoing', { steps: true });
+    expect(t.result).toBeNull();
+    expect(t.rule?.priority).toBe(3);
+    expect(t.reason).toMatch(/^rule 3 \(pattern \[\(\\d\*\)\*\\1\\\(\\d\]\) could not be evaluated, so the number is not translated: the regular expression .* gave up after 100,000 steps on "0612345678901234567890\(": a pattern with back-references \(\\1, \\k<name>\) has no speed guarantee; remove the back-reference, or the repetitions around it$/);
+    expect(t.steps?.map((x) => x.step)).toEqual(['clean-up', 'rule-gave-up']);
+    // other numbers are not affected
+    expect(translate(plan, '0612345678', 'outgoing').rule?.priority).toBe(4);
   });
 
   it('numbers over the 64-character limit never reach a regex', () => {
