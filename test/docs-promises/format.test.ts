@@ -60,6 +60,20 @@ describe('docs/format.md — files', () => {
     expect(r.diagnostics.map(short)).toEqual(['exact.yaml:1:1 file-not-text', 'over.yaml:1:1 file-too-large']);
   });
 
+  it('YAML 1.2 core schema: yes/no/on are strings; an unquoted 00 is a number, and validation says to quote it', () => {
+    const r = validateFiles({
+      ...base,
+      'u.yaml': `${header('User')}domain: acme/paris\nusername: on\nfirstName: yes\nlastName: no\n`,
+      'p.yaml': `${header('Company')}name: other\nprotect: yes\n---\n${header('Domain')}company: other\nname: x\ninternationalPrefix: 00\n`,
+    });
+    const user = r.state.resources.find((x) => x.kind === 'User');
+    expect(user?.body).toMatchObject({ username: 'on', firstName: 'yes', lastName: 'no' });
+    expect(r.diagnostics.map((d) => `${short(d)} ${d.message}`)).toEqual([
+      'p.yaml:4:10 wrong-type protect must be true or false, found a string',
+      'p.yaml:10:22 wrong-type internationalPrefix must be a string (quote it if it looks like a number), found an integer',
+    ]);
+  });
+
   it('a file is UTF-8 text, with or without a BOM', () => {
     const r = validateFiles({ 'c.yaml': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(base['c.yaml'])]) });
     expect(r.diagnostics).toEqual([]);

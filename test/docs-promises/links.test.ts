@@ -30,10 +30,12 @@ import {
 } from '../../src/csta/messages.js';
 import { CstaLink, type CstaLinkOptions } from '../../src/csta/link.js';
 import { PbxLinksEngine } from '../../src/runtime/engines/pbx-links.js';
+import { createDriver } from '../../src/runtime/engines/link-drivers.js';
+import { silentLog } from '../../src/log.js';
 import { main } from '../../src/cli/main.js';
 import type { KindName } from '../../src/model/kinds.js';
 import type { LiveResource } from '../../src/runtime/types.js';
-import { openEmbedded } from '../../src/runtime/embedded.js';
+import { acquireServeLock, openEmbedded } from '../../src/runtime/embedded.js';
 import { cleanups, startSimulator } from '../csta/helpers.js';
 import { changeSet, open, tempDir } from '../runtime/helpers.js';
 
@@ -150,9 +152,9 @@ describe('docs/links.md — start-up', () => {
     const sw = await bareSwitch((m, reply) => {
       if (m.name === 'StartApplicationSession') {
         grantedAt = Date.now();
-        reply(startApplicationSessionPosResponse('S1', CSTA_NS.ed4, 2));
+        reply(startApplicationSessionPosResponse('S1', CSTA_NS.ed4, 3));
       }
-      if (m.name === 'ResetApplicationSessionTimer') reply(buildMessage('ResetApplicationSessionTimerPosResponse', APPL_SESSION_NS, { actualSessionDuration: '2' }));
+      if (m.name === 'ResetApplicationSessionTimer') reply(buildMessage('ResetApplicationSessionTimerPosResponse', APPL_SESSION_NS, { actualSessionDuration: '3' }));
       cooperative()(m, reply);
     });
     const l = newLink(sw.port, { user: 'tws', password: 'Pa55', snapshot: false });
@@ -165,8 +167,8 @@ describe('docs/links.md — start-up', () => {
     expect(textAt(start, 'applicationInfo', 'applicationSpecificInfo', 'password')).toBe('Pa55');
     expect(textAt(start, 'requestedSessionDuration')).toBe('600');
     const after = sw.named('ResetApplicationSessionTimer')[0]!.at - grantedAt;
-    expect(after).toBeGreaterThanOrEqual(1500); // 80 % of 2 s
-    expect(after).toBeLessThan(1950); // before the session would end
+    expect(after).toBeGreaterThanOrEqual(2350); // 80 % of the 3 s granted
+    expect(after).toBeLessThan(3000); // before the session would end
     expect(l.status()).toMatchObject({ state: 'up', session: 'S1' });
   });
 
@@ -175,9 +177,11 @@ describe('docs/links.md — start-up', () => {
       if (m.name === 'StartApplicationSession') reply(buildMessage('StartApplicationSessionNegResponse', APPL_SESSION_NS, { errorCode: { definedError: 'invalidUser' } }));
     });
     const l = newLink(sw.port, { user: 'tws', password: 'wrong', backoff: { initialMs: 100, maxMs: 400 } });
+    const messages = new Set<string>();
+    l.onUpdate(() => void (l.status().state === 'backoff' && messages.add(l.status().message ?? '')));
     l.start();
     await until(() => sw.named('StartApplicationSession').length >= 3, 'three attempts');
-    expect(l.status().message).toBe('the switch refused the application session: invalidUser (check username and password)');
+    expect([...messages]).toEqual(['the switch refused the application session: invalidUser (check username and password)']);
     const at = sw.named('StartApplicationSession').map((x) => x.at);
     expect(at[2]! - at[1]!).toBeGreaterThan(at[1]! - at[0]! - 30); // not faster: backing off
   });
@@ -459,6 +463,36 @@ describe('docs/links.md — liveness and reconnection defaults (fake clock, real
   });
 });
 
+describe('docs/links.md — VTI-XML probes', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a VTI-XML link is probed with a TCP connection to ip:port every 30 s', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let accepted = 0;
+    const listener = net.createServer((sock) => {
+      accepted++;
+      sock.destroy();
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => listener.close(() => r())));
+    const driver = createDriver({ protocol: 'vtixml', host: '127.0.0.1', port: (listener.address() as net.AddressInfo).port, log: silentLog, now: () => new Date() }, {});
+    cleanup.push(() => driver.stop());
+    const settle = async (check: () => boolean) => {
+      for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setImmediate(r));
+    };
+    await settle(() => accepted === 1 && driver.status().reachable === true);
+    expect(driver.status()).toMatchObject({ state: 'unavailable', reachable: true });
+    await vi.advanceTimersByTimeAsync(29_000);
+    await settle(() => false);
+    expect(accepted).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle(() => accepted === 2);
+    expect(accepted).toBe(2);
+  });
+});
+
 describe('docs/links.md — which link supervises an extension', () => {
   const mk = (kind: KindName, id: string, body: Record<string, unknown>): LiveResource => ({ kind, id, body, manager: 'config', revision: 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });
 
@@ -543,6 +577,12 @@ describe('docs/links.md — status', () => {
       expect.stringMatching(/^acme\/paris\/b\s+vtixml\s+192\.0\.2\.2\s+3199\s+5\.2\s+no\s+0\s+-\s+stopped$/),
     ]);
     expect(links).toContain('note: no switchboard serve runs on this data directory: links are shown as configured, not connected');
+    const lock = acquireServeLock(path.join(cwd, '.switchboard')); // as a running serve holds it
+    try {
+      expect(await run(['status', 'links'])).toContain(`note: links are run by switchboard serve (PID ${process.pid}) on this data directory; pass --runtime URL (its address) to see their live state`);
+    } finally {
+      lock.release();
+    }
     const all = await run(['status', 'extensions', '--format', 'json']);
     expect((JSON.parse(all) as { extension: string; link: string }[]).map((x) => `${x.extension} ${x.link}`)).toEqual(['1001 acme/paris/b', '1002 acme/paris/a', '1003 acme/paris/a']);
     const some = await run(['status', 'extensions', '--link', 'acme/paris/a', '--limit', '1']);

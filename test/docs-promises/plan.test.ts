@@ -152,7 +152,7 @@ describe('docs/plan.md — how the diff works', () => {
     const live = { resource: { kind, id: 'x', body: before, manager: 'config' as const, revision: 1, updatedAt: '', updatedBy: 'config', updatedVia: 'plan' as const }, body: canonicalize(kind, before, keep) };
     const [change] = diff([d], [live]).changes;
     expect(change).toMatchObject({ action: 'replace', kind, id: 'x' });
-    expect(change!.action === 'replace' && change.reason).toContain(field);
+    expect(change?.action === 'replace' && change.reason).toContain(field);
   });
 
   it('fields the runtime changes in place (an IP, a first name) are updates', () => {

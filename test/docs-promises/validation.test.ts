@@ -115,7 +115,7 @@ describe('docs/validation.md — output', () => {
       'b.yaml': `${header('Company')}name: acme\nbogus: 1\n---\n${header('Domain')}company: acme\nname: paris\ninternalLenght: 4\n`,
       'a.yaml': `${header('User')}domain: acme/paris\nusername: x\nfristName: X\npassword: hunter2\n`,
     });
-    const keys = r.diagnostics.map((d) => [d.file, d.line, d.column] as const);
+    const keys = r.diagnostics.map((d): [string, number, number] => [d.file ?? '', d.line ?? 0, d.column ?? 0]);
     const sorted = [...keys].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1] || x[2] - y[2]));
     expect(keys).toEqual(sorted);
     expect(new Set(r.diagnostics.map((d) => d.file))).toEqual(new Set(['a.yaml', 'b.yaml']));
