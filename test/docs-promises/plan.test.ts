@@ -79,7 +79,7 @@ describe('docs/plan.md — commands', () => {
     // That a refused change set applies none of its changes: see the license-exceeded test below.
   });
 
-  it('export: one file per kind and scope, secrets as ${env:…} listed in secrets.env.example, --company', async () => {
+  it('export: one file per kind and scope, secrets as ${env:…} listed in secrets.env.example, --company, --include-synced', async () => {
     const h = await quickstart();
     h.write('config/globex.yaml', `${doc('Company')}name: globex\n---\n${doc('Domain')}company: globex\nname: hq\n---\n${doc('Group')}domain: globex/hq\nname: Everyone\n`);
     expect((await h.cli(['apply', 'config', '--auto-approve'])).status).toBe(0);
@@ -112,6 +112,12 @@ describe('docs/plan.md — commands', () => {
     // --company: that company only, and nothing server-wide.
     expect((await h.cli(['export', '--company', 'globex', '--out', 'globex'])).status).toBe(0);
     expect(files('globex')).toEqual(['globex/Domain.yaml', 'globex/company.yaml', 'globex/hq/Group.yaml']);
+    // Resources of sync engines only with --include-synced.
+    h.syncCreate('import:ad', [{ kind: 'User', id: 'globex/hq/imported', body: { domain: 'globex/hq', username: 'imported', firstName: 'From AD' } }]);
+    expect((await h.cli(['export', '--company', 'globex', '--out', 'plain'])).status).toBe(0);
+    expect(files('plain')).not.toContain('globex/hq/User.yaml');
+    expect((await h.cli(['export', '--company', 'globex', '--include-synced', '--out', 'synced'])).status).toBe(0);
+    expect(h.read('synced/globex/hq/User.yaml')).toContain('username: imported');
   });
 });
 
