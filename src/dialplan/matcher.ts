@@ -42,9 +42,9 @@
 import { nullable, parseRegex, RegexSubsetError, walkRegex, type CharSet, type ParsedRegex, type RegexNode } from './regex.js';
 
 /** Most instructions a compiled pattern may have (lookaround sub-programs included). */
-export const MAX_PROGRAM_SIZE = 1_000;
+export const MAX_PROGRAM_SIZE = 500;
 /** Most steps one match attempt of a pattern with back-references may take. */
-export const BACKREF_STEP_BUDGET = 100_000;
+export const BACKREF_STEP_BUDGET = 50_000;
 /** Most bits one visited set may take: programSize × (input length + 1). */
 export const MAX_VISITED_BITS = 1 << 24;
 
@@ -685,17 +685,33 @@ export class BoundedRegex {
   exec(input: string, counter?: StepCounter): BoundedMatch | null {
     if (!this.search(input, counter, true)) return null;
     const slots = this.slots;
-    const captures: (string | undefined)[] = new Array(this.captureCount + 1);
+    const captures: (string | undefined)[] = [];
     for (let g = 0; g <= this.captureCount; g++) {
       const st = slots[2 * g]!;
       const en = slots[2 * g + 1]!;
-      captures[g] = st >= 0 && en >= 0 ? input.slice(st, en) : undefined;
+      captures.push(st >= 0 && en >= 0 ? input.slice(st, en) : undefined);
     }
     const index = slots[0]!;
     if (this.names.length === 0) return { index, captures };
     const groups: Record<string, string | undefined> = {};
     for (const [name, g] of this.names) groups[name] = captures[g];
     return { index, captures, groups };
+  }
+
+  /**
+   * `exec` without building the result, for hot loops: the end of the first match, or -1;
+   * `group(n)` then gives the text of group n of that match. Valid until the next call on this
+   * regex (compiled patterns are shared: read the groups at once).
+   */
+  matchEnd(input: string, counter?: StepCounter): number {
+    return this.search(input, counter, true) ? this.slots[1]! : -1;
+  }
+
+  /** Group n (0: the whole match) of the last successful `matchEnd`; undefined when it took no part. */
+  group(n: number): string | undefined {
+    const st = this.slots[2 * n]!;
+    const en = this.slots[2 * n + 1]!;
+    return st >= 0 && en >= 0 ? this.input.slice(st, en) : undefined;
   }
 
   /** Whether the pattern matches somewhere in the input (at its start when anchored). */

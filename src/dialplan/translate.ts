@@ -58,18 +58,19 @@ function firstMatch(rules: readonly CompiledRule[], dial: string): RuleMatch | R
       for (const p of rule.template) if ('text' in p) replacement += p.text;
       return { rule, consumed: rule.prefix.length, replacement };
     }
-    let m;
+    const regex = rule.regex!;
+    let end: number;
     try {
-      m = rule.regex!.exec(dial);
+      end = regex.matchEnd(dial); // anchored: the match starts at 0
     } catch (e) {
       if (e instanceof BoundedRegexError) return { rule, gaveUp: e.message };
       throw e;
     }
-    if (!m) continue;
+    if (end < 0) continue;
     let replacement = '';
     // text taken from the number contributes its digits only: + # * ( ) come from the value
-    for (const p of rule.template) replacement += 'text' in p ? p.text : digitsFrom(m.captures[p.group] ?? '', 0);
-    return { rule, consumed: m.captures[0]!.length, replacement };
+    for (const p of rule.template) replacement += 'text' in p ? p.text : digitsFrom(regex.group(p.group) ?? '', 0);
+    return { rule, consumed: end, replacement };
   }
   return undefined;
 }
