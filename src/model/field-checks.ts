@@ -65,6 +65,7 @@ export function clipCodePoints(v: string, max: number): string {
  * its description (`U+0007`), or undefined.
  */
 export function controlCharacter(v: string, multiline = false): string | undefined {
+  if (!SUSPECT.test(v)) return undefined; // the common case, natively
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
     if (c < 0x20) {
@@ -85,6 +86,9 @@ export function controlCharacter(v: string, multiline = false): string | undefin
   }
   return undefined;
 }
+
+/** Anything {@link controlCharacter} may refuse (it then looks closer: a surrogate may be half of a pair). */
+const SUSPECT = /[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]/;
 
 const describeChar = (c: number, what: string) => `${what} U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
 
@@ -117,8 +121,10 @@ export function textProblem(v: string, max = TEXT_MAX_LENGTH, multiline = true):
  * and Outlook wrap around a copied number. They are invisible, so a number is stored without them.
  */
 export function withoutFormatCharacters(v: string): string {
-  return v.replace(/\p{Cf}/gu, '');
+  return NON_ASCII.test(v) ? v.replace(/\p{Cf}/gu, '') : v; // every format character is outside ASCII
 }
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 const PHONE = /^[0-9+()./\s*#-]+$/;
 

@@ -169,19 +169,22 @@ export function planContacts(domain: string, name: string, desired: readonly Con
   // A contact to create and a managed one to delete that differ only by how their non-ASCII
   // characters were decoded are one contact whose directory's encoding was corrected.
   const leftovers = new Map<string, LiveResource[]>();
-  for (const [id, r] of existing) {
-    if (seen.has(id)) continue;
-    const k = encodingInsensitiveKey((r.body.fields ?? {}) as Record<string, unknown>);
-    leftovers.set(k, [...(leftovers.get(k) ?? []), r]);
+  const keyOf = (b: Readonly<Record<string, unknown>>) => encodingInsensitiveKey((b.fields ?? {}) as Record<string, unknown>);
+  if (creates.length > 0) {
+    for (const [id, r] of existing) {
+      if (seen.has(id)) continue;
+      const k = keyOf(r.body);
+      leftovers.set(k, [...(leftovers.get(k) ?? []), r]);
+    }
   }
   const createKeys = new Map<string, number>();
-  const keyOf = (b: Record<string, unknown>) => encodingInsensitiveKey((b.fields ?? {}) as Record<string, unknown>);
-  for (const c of creates) createKeys.set(keyOf(c.body), (createKeys.get(keyOf(c.body)) ?? 0) + 1);
+  const keys = leftovers.size > 0 ? creates.map((c) => keyOf(c.body)) : [];
+  for (const k of keys) createKeys.set(k, (createKeys.get(k) ?? 0) + 1);
   const createChanges: Change[] = [];
-  for (const c of creates) {
-    const k = keyOf(c.body);
-    const candidates = leftovers.get(k);
-    if (candidates?.length === 1 && createKeys.get(k) === 1) {
+  for (const [i, c] of creates.entries()) {
+    const k = keys[i];
+    const candidates = k === undefined ? undefined : leftovers.get(k);
+    if (k !== undefined && candidates?.length === 1 && createKeys.get(k) === 1) {
       const was = candidates[0]!;
       seen.add(was.id);
       update(was, { ...c.body, identifier: was.body.identifier });

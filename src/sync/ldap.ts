@@ -438,9 +438,12 @@ export function sidToString(b: Buffer): string {
  */
 export function attrValues(entry: LdapEntry, name: string, asBytes = false): { text: string[]; notText: Buffer[] } {
   const n = name.toLowerCase();
+  const values = entry.attrs.get(n);
+  if (values === undefined) return { text: [], notText: [] };
+  if (values.length === 1 && typeof values[0] === 'string') return { text: [values[0]], notText: [] }; // the common case
   const text: string[] = [];
   const notText: Buffer[] = [];
-  for (const v of entry.attrs.get(n) ?? []) {
+  for (const v of values) {
     if (!Buffer.isBuffer(v)) text.push(v);
     else if (n === 'objectguid') text.push(guidToString(v));
     else if (n === 'objectsid') text.push(sidToString(v));

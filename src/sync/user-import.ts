@@ -101,7 +101,8 @@ const USER_FIELDS = ['identifier', 'username', 'firstName', 'lastName', 'mail', 
  * mobile that is not a phone number, a name or reserved field holding control characters,
  * a value that is not valid UTF-8 — each is left out with a warning, and the rest of the
  * entry is imported. Names longer than 128 characters are cut (with a warning). A multi-valued
- * attribute gives its first value, except the number (see {@link planUserImport}).
+ * attribute gives its lowest value (sorted: the server's order is no order), except the
+ * number (see {@link planUserImport}).
  */
 export function sourceUsers(entries: readonly LdapEntry[], m: ImportMapping): SourceUser[] {
   return entries.map((e) => {
@@ -109,7 +110,8 @@ export function sourceUsers(entries: readonly LdapEntry[], m: ImportMapping): So
     const t = (field: string, a: string | undefined) => {
       if (!a) return undefined;
       const { text, notText } = attrValues(e, a);
-      const v = text.map((x) => x.trim()).find((x) => x !== '');
+      // Several values: the lowest (an LDAP server returns values in no particular order).
+      const v = text.map((x) => x.trim()).filter((x) => x !== '').sort()[0];
       if (v === undefined && notText.length > 0) warnings.push(`${field} (${a}) is not valid UTF-8 text: left out`);
       return v;
     };

@@ -7,11 +7,13 @@
  * directories, phone values per field, the red list over every number, text limits), and the
  * value checks every sync shares with the schemas.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compileDialPlan, isCompiled, resolveDialPlan } from '../../src/dialplan/index.js';
 import { clipCodePoints, emailProblem, phoneProblem, photoProblem, textProblem, withoutFormatCharacters } from '../../src/model/field-checks.js';
 import { fieldPatternProblem, parseFieldExpressionSyntax } from '../../src/model/field-expression.js';
+import { DirectorySyncEngine } from '../../src/runtime/engines/user-import.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { Change, LiveResource } from '../../src/runtime/types.js';
 import { contactsOf, MAX_PHONE_VALUES, sourceRow } from '../../src/sync/directory.js';
@@ -49,6 +51,13 @@ describe('the user-import planner (docs/sync.md, Mapping and Sync modes)', () =>
       'cn=u4: username "a/b" is not a valid name (1 to 128 characters, no slash, no control character, not starting with a space): skipped',
       'cn=u5: username "x\\u0000y" is not a valid name (1 to 128 characters, no slash, no control character, not starting with a space): skipped',
     ]);
+  });
+
+  it('other multi-valued attributes give their lowest value, whatever order the server sends', () => {
+    for (const order of [['Zed', 'Adam'], ['Adam', 'Zed']]) {
+      const [u] = sourceUsers([{ dn: 'cn=x', attrs: new Map<string, (string | Buffer)[]>([['objectguid', [guid(1)]], ['samaccountname', ['x']], ['givenname', order]]) }], resolveMapping('activeDirectory', undefined));
+      expect(u!.firstName).toBe('Adam');
+    }
   });
 
   it('several numbers: the values that become extensions are candidates, the lowest is the device — in any order', () => {
@@ -144,6 +153,29 @@ describe('one run against a real runtime, the source injected (docs/sync.md, Wha
     await runUserImport(rt, 'acme/paris/ad', { dryRun: true, search: async (c, s) => ((seen = [c, s]), adEntries(1)) });
     expect(seen![0]).toMatchObject({ host: 'dc1.example.com', tls: 'none', timeoutMs: 30_000 });
     expect(seen![1]).toMatchObject({ baseDn: 'dc=example,dc=com', pageSize: 0, sizeLimit: 0 });
+  });
+});
+
+describe('schedules (docs/sync.md, Schedules and status)', () => {
+  it('one run per directory at a time: a second request while one runs gets the same run', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'c.csv'), 'id,sn\n1,A\n2,B\n');
+    const rt = await open(tempDir(), { startEngines: false });
+    opened.push(rt);
+    expect(rt.apply(changeSet(0, creates(quickstart())))).toMatchObject({ ok: true });
+    const body = { domain: 'acme/paris', name: 'C', serverType: 'CSV', connection: { path: path.join(dir, 'c.csv') }, fields: { identifier: 'id', lastName: 'sn' } };
+    expect(rt.apply(changeSet(rt.revision(), [{ action: 'create', kind: 'Directory', id: 'acme/paris/C', body }]))).toMatchObject({ ok: true });
+    const engine = new DirectorySyncEngine(() => rt);
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+    await engine.start({ now: () => new Date(), log } as never, rt.state().resources.filter((r) => r.kind === 'Directory'));
+    try {
+      const [a, b] = await Promise.all([engine.runNow('acme/paris/C'), engine.runNow('acme/paris/C')]);
+      expect(a).toBe(b);
+      expect(a).toMatchObject({ outcome: 'applied', counts: { created: 2 } });
+      expect(runHistory(rt.dataDir, 'Directory', 'acme/paris/C')).toHaveLength(1);
+    } finally {
+      await engine.stop();
+    }
   });
 });
 
