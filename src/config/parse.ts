@@ -135,7 +135,7 @@ function parseWithPositions(file: string, text: string, diagnostics: PendingDiag
       diagnostics.push({
         severity: 'error',
         code: 'yaml-alias-limit',
-        message: `${alias ? `alias *${alias.source} expands to ${alias.size} values here; the ` : 'the '}document expands more than ${MAX_ALIAS_COUNT} aliases (a resource-exhaustion pattern such as "billion laughs"): write the values out or use fewer aliases`,
+        message: `${alias ? `alias *${alias.source} expands to ${alias.size} values here: ` : ''}an anchor may be used at most ${MAX_ALIAS_COUNT} times, counting what its aliases expand to (a resource-exhaustion pattern such as "billion laughs" goes far beyond): write the values out or use fewer aliases`,
         at: { file, doc: i, path: [] },
         ...(alias ? at(alias.offset) : {}),
       });
