@@ -238,6 +238,8 @@ const ADVERSARIAL: readonly string[] = [
   '(?=(\\d?){30}#)|\\d?'.repeat(3) + '#',
   '(?:(?=\\d*#)\\d)*#\\d',
   '(?<=x(?:\\d?){30}\\d{20})#',
+  '(?=((?:.?){40}(?:\\d?){40}))(?:.?){60}(?:\\d?){60}#',
+  '(?:.?){120}(?:\\d?){120}\\b#', // the worst found: about every (instruction, position) pair, near the size cap
 ];
 
 describe('adversarial patterns take a bounded number of steps', () => {
@@ -253,8 +255,10 @@ describe('adversarial patterns take a bounded number of steps', () => {
         expect(number).toHaveLength(64);
         const counter = { steps: 0 };
         regex.exec(number, counter);
+        expect(regex.programSize).toBeLessThanOrEqual(MAX_PROGRAM_SIZE);
         expect(counter.steps).toBeLessThanOrEqual(regex.stepBound(64));
-        expect(counter.steps).toBeLessThanOrEqual(100_000);
+        // docs/dialplan.md: at most 500 × 65 steps per number, plus a lookaround's captures
+        expect(counter.steps).toBeLessThanOrEqual(MAX_PROGRAM_SIZE * 65 * (source.includes('(?=((') ? 2 : 1));
         work = Math.max(work, counter.steps);
       }
     }
@@ -287,8 +291,15 @@ describe('adversarial patterns take a bounded number of steps', () => {
       'the regular expression "(\\\\d*)*\\\\1x#" gave up after 50,000 steps on "#x11111111111111111111111111111111111111…": a pattern with back-references (\\1, \\k<name>) has no speed guarantee; remove the back-reference, or the repetitions around it',
     );
     expect(counter.steps).toBe(BACKREF_STEP_BUDGET + 1);
-    // a harmless back-reference stays within the budget
+    // ordinary back-references stay far below the budget
     expect(compileBoundedRegex('(\\d)\\1').exec('4417')?.captures).toEqual(['44', '4']);
+    for (const [source, number] of [['(\\d)\\1', '1234567890'.repeat(6) + '1234'], ['(?<cc>33)\\k<cc>', '3'.repeat(63) + '4']] as const) {
+      for (const anchored of [false, true]) {
+        const c = { steps: 0 };
+        compileBoundedRegex(source, { anchored }).exec(number, c);
+        expect(c.steps).toBeLessThan(1_000);
+      }
+    }
   });
 });
 
@@ -309,6 +320,7 @@ describe('limits', () => {
   it(`groups nested more than ${MAX_NESTING} deep are refused (regex-unsupported), not a stack overflow`, () => {
     const deep = '('.repeat(50_000) + 'a' + ')'.repeat(50_000);
     expect(() => compileBoundedRegex(deep)).toThrow(/nested more than 100 deep at position 101; flatten the pattern/);
+    expect(() => compileBoundedRegex(deep)).toThrow(expect.objectContaining({ code: 'regex-unsupported' }));
     expect(compileBoundedRegex('('.repeat(MAX_NESTING) + 'a' + ')'.repeat(MAX_NESTING)).test('a')).toBe(true);
   });
 
@@ -324,6 +336,8 @@ describe('limits', () => {
     expect(error).toMatchObject({ code: 'regex-input-too-long' });
     expect((error as Error).message).toMatch(/cannot be matched against a text of [\d,]+ characters: its 452-instruction program would need more than 16,777,216 bits of memory; shorten the text or simplify the pattern/);
     expect(regex.test('1'.repeat(450) + '#')).toBe(true);
+    // never with dial strings: the largest program on the longest dial string fits easily
+    expect(MAX_PROGRAM_SIZE * (64 + 1)).toBeLessThan(MAX_VISITED_BITS);
   });
 
   it('invalid and unsupported patterns: typed errors with the reason', () => {
