@@ -30,6 +30,7 @@
  * Records: `<dataDir>/sync/Directory-<id>.json`, like imports.
  */
 import { createHash } from 'node:crypto';
+import { controlCharacter } from '../model/field-checks.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Change, LiveResource } from '../runtime/types.js';
 import { sameJson } from '../runtime/engines/util.js';
@@ -51,9 +52,9 @@ const IDENTIFIER = /^[^/\s][^/]*$/;
 
 export const directoryManager = (name: string): `directory:${string}` => `directory:${name}`;
 
-/** The stored identifier of a contact: its stable identifier, or a digest of it when it cannot be part of an id. */
+/** The stored identifier of a contact: its stable identifier, or a digest of it when it cannot be part of an id (a `/`, a leading space, a control character, over 128 characters). */
 export function contactIdentifier(identifier: string): string {
-  return IDENTIFIER.test(identifier) && identifier.length <= 128 ? identifier : createHash('sha256').update(identifier, 'utf8').digest('hex').slice(0, 32);
+  return IDENTIFIER.test(identifier) && identifier.length <= 128 && !controlCharacter(identifier) ? identifier : createHash('sha256').update(identifier, 'utf8').digest('hex').slice(0, 32);
 }
 
 /** The `Contact` body of a synchronized contact. */

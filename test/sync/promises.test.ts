@@ -17,7 +17,7 @@ import { DirectorySyncEngine } from '../../src/runtime/engines/user-import.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { Change, LiveResource } from '../../src/runtime/types.js';
 import { contactsOf, MAX_PHONE_VALUES, sourceRow } from '../../src/sync/directory.js';
-import { runDirectory } from '../../src/sync/directory-run.js';
+import { contactIdentifier, runDirectory } from '../../src/sync/directory-run.js';
 import type { LdapConnection, LdapEntry, LdapSearch } from '../../src/sync/ldap.js';
 import { lookupContacts } from '../../src/sync/lookup.js';
 import { keptNotes, KEEP_NOTES, recordRun, runHistory, runUserImport, stateFile } from '../../src/sync/run.js';
@@ -225,6 +225,11 @@ describe('directories (docs/sync.md, Directories)', () => {
     const m = lookupContacts(compiled, contacts, '01 40 00 15 00');
     expect(m).toEqual([expect.objectContaining({ field: 'businessPhone', redListed: true })]);
     expect(m[0]).not.toHaveProperty('number');
+  });
+
+  it('an identifier that cannot be part of an id is stored as its digest', () => {
+    expect(contactIdentifier('S-1-5-21-1000')).toBe('S-1-5-21-1000');
+    for (const bad of ['a/b', ' lead', 'tab\there', 'x'.repeat(129)]) expect(contactIdentifier(bad)).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('text fields: control characters refused, line breaks only in private fields, at most 4,096 characters', () => {
