@@ -144,8 +144,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
     .option('--rate-limit <name=n>', 'change a rate limit (repeatable or comma-separated): window (s), per-token, per-address, auth-failures, fingerprint-requests, fingerprint-values, token-creations, tracked (docs/runtime.md, "Rate limits")', collect)
-    .action(async (opts: { dataDir: string; listen: string; rateLimit?: string[] }) => {
-      exitCode = await (await server()).serve(opts, io);
+    .option('--files-dir <dir>', 'the folder CSV directories read their files from, and are confined to', 'DATA_DIR/files')
+    .action(async (opts: { dataDir: string; listen: string; rateLimit?: string[]; filesDir: string }) => {
+      const { filesDir, ...rest } = opts;
+      exitCode = await (await server()).serve({ ...rest, ...(filesDir !== 'DATA_DIR/files' ? { filesDir } : {}) }, io);
     });
   program
     .command('token')
@@ -196,8 +198,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
     .option('--max-remove-percent <n>', 'largest share of the managed users (contacts) one run may delete or disable (default 30)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (name: string, opts: { dryRun?: boolean; dataDir: string; maxRemovePercent?: string; format: 'text' | 'json' }) => {
-      exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...opts, dataDir: path.resolve(io.cwd, opts.dataDir), baseDir: io.cwd }, io);
+    .option('--files-dir <dir>', 'the folder CSV directories read their files from, and are confined to', 'DATA_DIR/files')
+    .action(async (name: string, opts: { dryRun?: boolean; dataDir: string; maxRemovePercent?: string; format: 'text' | 'json'; filesDir: string }) => {
+      const { filesDir, ...rest } = opts;
+      exitCode = await (await import('./sync.js')).syncRunCommand(name, { ...rest, dataDir: path.resolve(io.cwd, opts.dataDir), ...(filesDir !== 'DATA_DIR/files' ? { filesDir: path.resolve(io.cwd, filesDir) } : {}) }, io);
     });
 
   const status = program

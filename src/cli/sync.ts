@@ -15,8 +15,8 @@ export interface SyncRunOptions {
   readonly dryRun?: boolean;
   readonly maxRemovePercent?: string;
   readonly format: 'text' | 'json';
-  /** Relative CSV paths of directories are resolved against it (default: the current directory). */
-  readonly baseDir?: string;
+  /** The folder CSV directories are read from (default: the runtime's, DATA_DIR/files). */
+  readonly filesDir?: string;
 }
 
 type SyncKind = 'UserImport' | 'Directory';
@@ -55,13 +55,13 @@ export async function syncRunCommand(name: string, opts: SyncRunOptions, io: Cli
     io.stderr.write(`switchboard: --max-remove-percent must be a number from 0 to 100\n`);
     return 2;
   }
-  const rt = await Runtime.open(opts.dataDir, { startEngines: false });
+  const rt = await Runtime.open(opts.dataDir, { startEngines: false, ...(opts.filesDir ? { filesDir: opts.filesDir } : {}) });
   try {
     let record: RunRecord;
     try {
       const { kind, id } = resolveName(rt, name);
       const runOptions = { dryRun: opts.dryRun === true, ...(max !== undefined ? { maxRemovePercent: max } : {}) };
-      record = kind === 'UserImport' ? await runUserImport(rt, id, runOptions) : await runDirectory(rt, id, { ...runOptions, ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
+      record = kind === 'UserImport' ? await runUserImport(rt, id, runOptions) : await runDirectory(rt, id, runOptions);
     } catch (e) {
       if (e instanceof SyncError) {
         io.stderr.write(`switchboard: ${e.message}\n`);

@@ -169,3 +169,15 @@ export function photoProblem(v: string): string | undefined {
   if (v.length > PHOTO_URL_MAX_LENGTH) return `is longer than ${PHOTO_URL_MAX_LENGTH} characters`;
   return undefined;
 }
+
+/**
+ * A CSV directory's `connection.path`: relative to the folder the runtime reads CSV files from
+ * (its `files/` folder), and staying inside it — the runtime refuses anything else, and so does
+ * `validate`, at the field. Symbolic links are checked when the file is read.
+ */
+export function csvPathProblem(v: string): string | undefined {
+  if (v.startsWith('/') || v.startsWith('\\') || /^[A-Za-z]:/.test(v)) return 'is an absolute path: give the path relative to the folder CSV directories are read from (the runtime\'s files/ folder)';
+  if (v.split(/[\\/]/).includes('..')) return 'climbs out with "..": CSV files are read only from inside the folder CSV directories are read from (the runtime\'s files/ folder)';
+  if (v.includes('\0')) return 'contains a NUL character';
+  return undefined;
+}

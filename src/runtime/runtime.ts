@@ -58,6 +58,11 @@ export type RuntimeLog = Log;
 
 export interface RuntimeOptions {
   readonly log?: RuntimeLog;
+  /**
+   * The folder CSV directories read their files from, and are confined to (default:
+   * `DATA_DIR/files`): a Directory's `connection.path` is relative to it.
+   */
+  readonly filesDir?: string;
   /** Engines to host; default: the built-in ones (`pbx-links`, `sync-schedules`, `user-import`). */
   readonly engines?: readonly Engine[];
   /**
@@ -152,6 +157,8 @@ export function canAccessCompany(principal: Principal, company: string | undefin
  */
 export class Runtime implements RuntimeCore {
   readonly dataDir: string;
+  /** See {@link RuntimeOptions.filesDir}. */
+  readonly filesDir: string;
   readonly #store: Store;
   readonly #box: SecretBox;
   readonly #log: RuntimeLog;
@@ -172,6 +179,7 @@ export class Runtime implements RuntimeCore {
 
   private constructor(dataDir: string, options: RuntimeOptions) {
     this.dataDir = dataDir;
+    this.filesDir = path.resolve(options.filesDir ?? path.join(dataDir, 'files'));
     this.#log = options.log ?? silentLog;
     this.#hooks = options.testHooks;
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });

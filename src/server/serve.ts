@@ -25,6 +25,8 @@ export const DEFAULT_LISTEN = '127.0.0.1:7480';
 
 export interface ServeOptions {
   readonly dataDir: string;
+  /** The folder CSV directories read their files from (default DATA_DIR/files). */
+  readonly filesDir?: string;
   readonly listen: string;
   /** `--rate-limit NAME=N` values (see {@link parseRateLimits}); limits not named keep their defaults. */
   readonly rateLimit?: readonly string[];
@@ -86,7 +88,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
 
   let runtime: Runtime;
   try {
-    runtime = await Runtime.open(dataDir, { log: logger });
+    runtime = await Runtime.open(dataDir, { log: logger, ...(options.filesDir ? { filesDir: path.resolve(io.cwd, options.filesDir) } : {}) });
   } catch (e) {
     lock.release();
     io.stderr.write(`switchboard: cannot open the runtime in ${dataDir}: ${(e as Error).message}\n`);
@@ -111,7 +113,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
     lock.release();
     return 1;
   }
-  logger.info({ url, dataDir, revision: runtime.revision(), rateLimits: server.rateLimits }, 'serving');
+  logger.info({ url, dataDir, filesDir: runtime.filesDir, revision: runtime.revision(), rateLimits: server.rateLimits }, 'serving');
 
   return new Promise<number>((resolve) => {
     let stopping = false;

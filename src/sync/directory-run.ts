@@ -42,8 +42,8 @@ import type { ImportCounts, ImportNote } from './user-import.js';
 type Body = Readonly<Record<string, unknown>>;
 
 export interface DirectoryRunOptions extends Pick<RunOptions, 'dryRun' | 'maxRemovePercent' | 'tlsOptions' | 'now'> {
-  /** Directory relative CSV `connection.path`s are resolved against (default: the current directory). */
-  readonly baseDir?: string;
+  /** The folder CSV `connection.path`s are read from, and confined to (default: the runtime's `files/` folder). */
+  readonly filesDir?: string;
 }
 
 /** Server types this runtime reads. */
@@ -98,7 +98,7 @@ export function contactRecordOf(r: LiveResource): ContactRecord {
 
 async function readRows(rt: Runtime, d: LiveResource, options: DirectoryRunOptions): Promise<SourceRead> {
   const b = d.body;
-  if (b.serverType === 'CSV') return readCsvDirectory(b, options.baseDir ?? process.cwd());
+  if (b.serverType === 'CSV') return readCsvDirectory(b, options.filesDir ?? rt.filesDir);
   const c = (b.connection ?? {}) as Record<string, unknown>;
   const extra: Partial<LdapConnection> = {
     tls: (c.tls as LdapConnection['tls'] | undefined) ?? 'none',

@@ -22,7 +22,9 @@
  * cased, then hashed.
  */
 import { createHash } from 'node:crypto';
-import { emailProblem, photoProblem, phoneProblem, PHOTO_MAX_BYTES, textProblem, TEXT_MAX_LENGTH, withoutFormatCharacters } from '../model/field-checks.js';
+import { realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { csvPathProblem, emailProblem, photoProblem, phoneProblem, PHOTO_MAX_BYTES, textProblem, TEXT_MAX_LENGTH, withoutFormatCharacters } from '../model/field-checks.js';
 import { FieldExpressionSyntaxError, parseFieldExpressionSyntax, type FieldExpressionSyntax } from '../model/field-expression.js';
 import { readCsvFile, type CsvEncoding } from './csv.js';
 import { attrValues, isBinaryAttribute, ldapSearchAll, type LdapConnection, type LdapEntry } from './ldap.js';
@@ -307,12 +309,36 @@ export function mergeContacts(directories: readonly { readonly merge: boolean; r
 // ---------------------------------------------------------------------------------------
 // Readers
 
-/** Read a CSV directory's file (`connection.path`, relative to `baseDir`): strict, see src/sync/csv.ts. */
-export function readCsvDirectory(body: Body, baseDir: string): SourceRead {
+/**
+ * Read a CSV directory's file: `connection.path`, relative to `filesDir` (the runtime's
+ * `files/` folder unless told otherwise) and confined to it after symbolic links are
+ * resolved. A Directory is configuration any company administrator may write: without the
+ * confinement, `path: /etc/shadow` would import a server file as contacts, readable through
+ * lookups. Only a regular file is opened (a pipe would block the engine). Strict: see csv.ts.
+ */
+export function readCsvDirectory(body: Body, filesDir: string): SourceRead {
   const c = (body.connection ?? {}) as Record<string, unknown>;
-  if (typeof c.path !== 'string') throw new Error(`Directory ${String(body.domain)}/${String(body.name)}: connection.path is required for a CSV directory`);
-  const file = c.path.startsWith('/') ? c.path : `${baseDir}/${c.path}`;
-  return readCsvFile(file, {
+  const who = `Directory ${String(body.domain)}/${String(body.name)}`;
+  if (typeof c.path !== 'string') throw new Error(`${who}: connection.path is required for a CSV directory`);
+  const problem = csvPathProblem(c.path);
+  if (problem) throw new Error(`${who}: connection.path ${JSON.stringify(c.path)} ${problem}`);
+  const fix = `put the file in ${filesDir} (the folder CSV directories are read from) and give its path relative to it`;
+  let root: string;
+  let real: string;
+  try {
+    root = realpathSync(filesDir);
+  } catch {
+    throw new Error(`${who}: the folder CSV directories are read from, ${filesDir}, does not exist: create it and ${fix}`);
+  }
+  try {
+    real = realpathSync(path.join(root, c.path));
+  } catch (e) {
+    throw new Error(`${who}: cannot read ${JSON.stringify(c.path)} in ${filesDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${fix}`);
+  }
+  const rel = path.relative(root, real);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${who}: ${JSON.stringify(c.path)} leads outside ${filesDir} through a symbolic link (to ${real}), refused: ${fix}`);
+  if (!statSync(real).isFile()) throw new Error(`${who}: ${JSON.stringify(c.path)} is not a regular file (a folder, pipe or device): ${fix}`);
+  return readCsvFile(real, {
     name: c.path,
     delimiter: typeof c.delimiter === 'string' ? c.delimiter : ',',
     encoding: (typeof c.encoding === 'string' ? c.encoding : 'utf-8') as CsvEncoding,

@@ -8,9 +8,11 @@
  * - each directory field expression parses, and its `p:` regular expression compiles
  *   (src/model/field-expression.ts — the syntax the directory synchronization uses);
  * - LDAP attribute names (an import's mapping, an LDAP directory's field sources and red
- *   list) are attribute descriptions a server can be asked for.
+ *   list) are attribute descriptions a server can be asked for;
+ * - a CSV directory's path stays inside the folder the runtime reads CSV files from.
  */
 import { fieldPatternProblem, FieldExpressionSyntaxError, parseFieldExpressionSyntax } from '../model/field-expression.js';
+import { csvPathProblem } from '../model/field-checks.js';
 import { ldapFilterProblem } from '../model/ldap-filter.js';
 import { all, type Resource } from '../model/resource.js';
 import type { RuleContext } from './rules.js';
@@ -53,6 +55,11 @@ export function checkSyncSources(ctx: RuleContext): void {
     const b = r.body as Body;
     const ldap = b.serverType === 'LDAP';
     if (ldap) checkFilter(ctx, r, b.connection as Body | undefined);
+    const csvPath = (b.connection as Body | undefined)?.path;
+    if (b.serverType === 'CSV' && typeof csvPath === 'string') {
+      const problem = csvPathProblem(csvPath);
+      if (problem) ctx.error('csv-path-invalid', `the CSV file ${shown(csvPath)} ${problem}`, r, ['connection', 'path']);
+    }
     for (const [field, expression] of Object.entries((b.fields ?? {}) as Body)) {
       if (typeof expression !== 'string') continue;
       let source: string;

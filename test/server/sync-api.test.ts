@@ -1,7 +1,6 @@
 /** Sync runs and caller lookup through the HTTP API (issue 7: "also via the API"). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { call, seed, startServer, type TestServer } from './helpers.js';
 
@@ -14,10 +13,9 @@ afterEach(async () => {
 async function withDirectory(): Promise<{ s: TestServer; alice: string; bob: string; id: string }> {
   s = await startServer();
   const { alice, bob } = seed(s);
-  const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-csv-'));
-  const csv = path.join(dir, 'suppliers.csv');
-  writeFileSync(csv, 'id,sn,tel\nc1,Durand,+33 1 40 00 00 02\nc2,Petit,+33 1 40 00 00 03\n');
-  const body = { domain: 'acme/paris', name: 'Suppliers', serverType: 'CSV', type: 'public', priority: 1, connection: { path: csv }, fields: { identifier: 'id', lastName: 'sn', businessPhone: 'tel' } };
+  mkdirSync(s.runtime.filesDir, { recursive: true });
+  writeFileSync(path.join(s.runtime.filesDir, 'suppliers.csv'), 'id,sn,tel\nc1,Durand,+33 1 40 00 00 02\nc2,Petit,+33 1 40 00 00 03\n');
+  const body = { domain: 'acme/paris', name: 'Suppliers', serverType: 'CSV', type: 'public', priority: 1, connection: { path: 'suppliers.csv' }, fields: { identifier: 'id', lastName: 'sn', businessPhone: 'tel' } };
   const r = s.runtime.apply({ baseRevision: s.runtime.revision(), changes: [{ action: 'create', kind: 'Directory', id: 'acme/paris/Suppliers', body }], origin: { via: 'plan', actor: 'test' } });
   if (!r.ok) throw new Error(r.message);
   return { s, alice, bob, id: 'acme/paris/Suppliers' };
@@ -55,5 +53,18 @@ describe('POST /v1/sync/:kind/:id and GET /v1/lookup', () => {
     expect(nowhere.status).toBe(404);
     expect(nowhere.body.error.message).toBe("no domain 'acme/nowhere'");
     expect((await call(s.url, 'POST', `/v1/sync/Directory/${encodeURIComponent(id)}`, { token: null, body: {} })).status).toBe(401);
+  });
+});
+
+describe('a company administrator cannot make the server read its files', () => {
+  it('a Directory whose CSV path leads out of the files folder is refused (422), and nothing is read', async () => {
+    s = await startServer();
+    const { alice } = seed(s);
+    for (const p of ['/etc/passwd', '../../../../etc/passwd']) {
+      const body = { domain: 'acme/paris', name: 'Leak', serverType: 'CSV', type: 'public', priority: 1, connection: { path: p }, fields: { identifier: 'id', lastName: 'sn' } };
+      const r = await call(s.url, 'POST', '/v1/changesets', { token: alice, body: { baseRevision: s.runtime.revision(), changes: [{ action: 'create', kind: 'Directory', id: 'acme/paris/Leak', body }], origin: { via: 'api' } } });
+      expect(r.status).toBe(422);
+      expect(JSON.stringify(r.body)).toContain('csv-path-invalid');
+    }
   });
 });

@@ -163,7 +163,7 @@ describe('real-world exports through a real runtime', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'contacts.csv'), outlookFile());
     const rt = await runtimeWith([outlookDirectory()]);
-    const r = await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    const r = await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     expect(r).toMatchObject({ outcome: 'applied', sourceEntries: 3, counts: { created: 3 } });
     expect(r.notes).toEqual([]);
     expect(fieldsOf(byLast(rt, 'Outlook', 'Lœuvre')!)).toEqual({
@@ -184,7 +184,7 @@ describe('real-world exports through a real runtime', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'google.csv'), googleFile());
     const rt = await runtimeWith([googleDirectory()]);
-    const r = await runDirectory(rt, 'acme/paris/Google', { baseDir: dir });
+    const r = await runDirectory(rt, 'acme/paris/Google', { filesDir: dir });
     expect(r).toMatchObject({ outcome: 'applied', counts: { created: 2 } });
     const picard = byLast(rt, 'Google', 'Picard')!;
     expect(picard.body).toMatchObject({
@@ -258,13 +258,13 @@ describe('malformed rows: every one reported with its line, none used', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'contacts.csv'), outlookFile());
     const rt = await runtimeWith([outlookDirectory()]);
-    await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     const revision = rt.revision();
     const before = contacts(rt, 'Outlook');
     // Someone edited the export by hand: a stray quote and an unquoted comma.
     const edited = [OUTLOOK_ROWS[0]!, OUTLOOK_ROWS[1]!.replace('"Cœur & Co"', '"Cœur "& Co"'), OUTLOOK_ROWS[2]!.replace('"Müller"', 'Müller, Jr')];
     writeFileSync(path.join(dir, 'contacts.csv'), outlookFile(edited));
-    const r = await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    const r = await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     expect(r.outcome).toBe('failed');
     expect(r.message).toMatch(/^reading the source failed: contacts\.csv: 2 malformed rows, so none is used; line (\d+): text right after a closing quote.*; line \d+ has 93 fields, the header has 92.*; nothing was changed$/);
     expect(rt.revision()).toBe(revision);
@@ -303,7 +303,7 @@ describe('bounds and the CLI', () => {
     expect(rt.apply(changeSet(0, [...creates(quickstart()), { action: 'create', kind: 'Directory', id: 'acme/paris/Outlook', body: outlookDirectory() }]))).toMatchObject({ ok: true });
     const revision = rt.revision();
     await rt.close();
-    const r = spawnSync(process.execPath, [path.resolve('bin/switchboard.js'), 'sync', 'run', 'Directory/Outlook', '--data-dir', data], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const r = spawnSync(process.execPath, [path.resolve('bin/switchboard.js'), 'sync', 'run', 'Directory/Outlook', '--data-dir', data, '--files-dir', '.'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
     expect(r.status).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/contacts\.csv: 1 malformed row, so none is used; line 5 has 93 fields, the header has 92 — an unquoted "," inside a value\? quote values that contain it; nothing was changed/);
     const after = await open(data, { startEngines: false });
@@ -329,9 +329,9 @@ describe('files that are not the CSV they claim to be', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'contacts.csv'), outlookFile());
     const rt = await runtimeWith([outlookDirectory()]);
-    await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     writeFileSync(path.join(dir, 'contacts.csv'), outlookFile([]));
-    const r = await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    const r = await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     expect(r).toMatchObject({ outcome: 'refused', sourceEntries: 0, managed: 3 });
     expect(r.message).toMatch(/^the source returned no entries \(contacts\.csv has a header line and no rows\): .* nothing was changed/);
   });
@@ -392,7 +392,7 @@ describe('encodings: nothing is ever replaced', () => {
     writeFileSync(path.join(dir, 'contacts.csv'), outlookFile());
     const rt = await runtimeWith([outlookDirectory({ connection: { path: 'contacts.csv' } })]);
     // The file is Windows-1252 and the directory says nothing (UTF-8): refused, nothing created.
-    const refused = await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    const refused = await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     expect(refused.outcome).toBe('failed');
     expect(refused.message).toMatch(/set encoding: windows-1252/);
     expect(contacts(rt, 'Outlook')).toHaveLength(0);
@@ -407,12 +407,12 @@ describe('encodings: nothing is ever replaced', () => {
     expect(ids).toHaveLength(3);
     // The administrator sets the right encoding: the same three contacts are updated.
     setDirectory(rt, outlookDirectory());
-    const fixed = await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir });
+    const fixed = await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir });
     expect(fixed).toMatchObject({ outcome: 'applied', counts: { created: 0, deleted: 0, updated: 3, unchanged: 0 } });
     expect(contacts(rt, 'Outlook').map((c) => c.id).sort()).toEqual(ids);
     expect(contacts(rt, 'Outlook').map((c) => fieldsOf(c).lastName).sort()).toEqual(['Lœuvre', 'Müller', "O'Brien"]);
     // And it stays put: the next run changes nothing.
-    expect(await runDirectory(rt, 'acme/paris/Outlook', { baseDir: dir })).toMatchObject({ outcome: 'unchanged', counts: { unchanged: 3 } });
+    expect(await runDirectory(rt, 'acme/paris/Outlook', { filesDir: dir })).toMatchObject({ outcome: 'unchanged', counts: { unchanged: 3 } });
   });
 
   it('mojibake (UTF-8 stored as Windows-1252 by an earlier version) is paired the same way', () => {

@@ -5,7 +5,7 @@
  * lookup through the dial plan finding a contact; the CLI; `kind: Contact` refused in YAML.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { validateFiles } from '../helpers.js';
@@ -78,7 +78,7 @@ describe('directory run: a CSV file with every field option', () => {
     const dir = tempDir();
     writeCsv(dir, ROWS);
     const rt = await runtimeWith([suppliers()]);
-    const first = await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir });
+    const first = await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir });
     expect(first).toMatchObject({ kind: 'Directory', outcome: 'applied', sourceEntries: 4, counts: { created: 4, updated: 0, deleted: 0 } });
     const all = contacts(rt);
     expect(all).toHaveLength(4);
@@ -107,17 +107,17 @@ describe('directory run: a CSV file with every field option', () => {
     expect(jean.body).toMatchObject({ hidden: ['mobilePhone'], vip: true, fields: { company: 'durand "et fils"' } });
 
     const revision = rt.revision();
-    const again = await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir });
+    const again = await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir });
     expect(again).toMatchObject({ outcome: 'unchanged', counts: { created: 0, updated: 0, deleted: 0, unchanged: 4 } });
     expect(rt.revision()).toBe(revision);
     expect(rt.audit({ sinceRevision: revision })).toHaveLength(0);
 
     writeCsv(dir, [ROWS[0]!.replace('Müller', 'Meyer'), ...ROWS.slice(1, 4)]);
-    expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir })).toMatchObject({ outcome: 'applied', counts: { updated: 1, created: 0, deleted: 0, unchanged: 3 } });
+    expect(await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir })).toMatchObject({ outcome: 'applied', counts: { updated: 1, created: 0, deleted: 0, unchanged: 3 } });
     expect((rt.get('Contact', elodie.id)!.body.fields as Record<string, string>).lastName).toBe('MEYER');
     // The stable identifier kept the contact across the change.
     writeCsv(dir, [ROWS[0]!.replace('Müller', 'Meyer'), ...ROWS.slice(1, 3), 'S5;Neuf;luc;;+33 1 40 00 00 05;;;luc@neuf.fr;;;']);
-    expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 1, deleted: 1 } });
+    expect(await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 1, deleted: 1 } });
     expect(contacts(rt)).toHaveLength(4);
     expect(runHistory(rt.dataDir, 'Directory', 'acme/paris/Suppliers').map((r) => r.outcome)).toEqual(['applied', 'applied', 'unchanged', 'applied']);
     // export never writes contacts (YAML may not declare them), even with includeSynced.
@@ -130,28 +130,28 @@ describe('directory run: a CSV file with every field option', () => {
     const dir = tempDir();
     writeCsv(dir, ROWS);
     const rt = await runtimeWith([suppliers()]);
-    const dry = await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir, dryRun: true });
+    const dry = await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir, dryRun: true });
     expect(dry).toMatchObject({ outcome: 'dry-run', counts: { created: 4 } });
     expect(dry.changes).toHaveLength(4);
     expect(contacts(rt)).toHaveLength(0);
-    await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir });
+    await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir });
     const revision = rt.revision();
 
     writeCsv(dir, []); // a header and no rows: the filter-typo / outage case
-    const empty = await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir });
+    const empty = await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir });
     expect(empty).toMatchObject({ outcome: 'refused', sourceEntries: 0, managed: 4 });
     expect(empty.message).toMatch(/no entries/);
     writeCsv(dir, ROWS.slice(0, 2)); // 2 of 4 removed: 50%
-    const half = await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir });
+    const half = await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir });
     expect(half).toMatchObject({ outcome: 'refused', counts: { deleted: 2 } });
     expect(half.message).toMatch(/delete 2 of the 4 contacts .*50\.0%/);
     writeFileSync(path.join(dir, 'suppliers.csv'), ''); // removed/emptied file
-    expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: tempDir() })).toMatchObject({ outcome: 'failed' });
+    expect(await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: tempDir() })).toMatchObject({ outcome: 'failed' });
     expect(rt.revision()).toBe(revision);
     expect(contacts(rt)).toHaveLength(4);
     // Accepted once with a higher threshold.
     writeCsv(dir, ROWS.slice(0, 2));
-    expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir, maxRemovePercent: 50 })).toMatchObject({ outcome: 'applied', counts: { deleted: 2 } });
+    expect(await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir, maxRemovePercent: 50 })).toMatchObject({ outcome: 'applied', counts: { deleted: 2 } });
     expect(contacts(rt)).toHaveLength(2);
   });
 
@@ -161,16 +161,16 @@ describe('directory run: a CSV file with every field option', () => {
     writeCsv(dir, ['c1,Muller-Corp,ELODIE.MULLER@example.com,01 45 00 00 02', 'c2,Solo,solo@corp.fr,01 45 00 00 09'], 'corp.csv', 'uid,sn,mail,home');
     const corp = { domain: 'acme/paris', name: 'Corp', serverType: 'CSV', priority: 1, mergeContacts: true, connection: { path: 'corp.csv' }, fields: { identifier: 'uid', lastName: 'sn', email1: 'mail', homePhone: 'home' } };
     const rt = await runtimeWith([suppliers({ mergeContacts: true }), corp]);
-    expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 1 } });
-    expect(await runDirectory(rt, 'acme/paris/Corp', { baseDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 2 } });
+    expect(await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 1 } });
+    expect(await runDirectory(rt, 'acme/paris/Corp', { filesDir: dir })).toMatchObject({ outcome: 'applied', counts: { created: 2 } });
     expect(contacts(rt, 'Suppliers').map((c) => (c.body.fields as Record<string, string>).email1)).toEqual(['jean@durand.fr']);
     const merged = rt.get('Contact', 'acme/paris/Corp/c1')!;
     expect(merged.manager).toBe('directory:Corp');
     expect(merged.body).toMatchObject({ sources: ['Corp', 'Suppliers'], priority: 1, fields: { lastName: 'Muller-Corp', firstName: 'Élodie', homePhone: '01 45 00 00 02', businessPhone: '94321' }, invisible: ['mobilePhone'] });
     // Re-runs of both write nothing.
     const revision = rt.revision();
-    expect(await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir })).toMatchObject({ outcome: 'unchanged' });
-    expect(await runDirectory(rt, 'acme/paris/Corp', { baseDir: dir })).toMatchObject({ outcome: 'unchanged' });
+    expect(await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir })).toMatchObject({ outcome: 'unchanged' });
+    expect(await runDirectory(rt, 'acme/paris/Corp', { filesDir: dir })).toMatchObject({ outcome: 'unchanged' });
     expect(rt.revision()).toBe(revision);
   });
 
@@ -180,8 +180,8 @@ describe('directory run: a CSV file with every field option', () => {
     writeCsv(dir, ['x1,Other,+33 1 40 00 00 02'], 'other.csv', 'id,sn,tel');
     const other = { domain: 'acme/paris', name: 'Other', serverType: 'CSV', priority: 1, connection: { path: 'other.csv' }, fields: { identifier: 'id', lastName: 'sn', businessPhone: 'tel' } };
     const rt = await runtimeWith([suppliers(), other]);
-    await runDirectory(rt, 'acme/paris/Suppliers', { baseDir: dir });
-    await runDirectory(rt, 'acme/paris/Other', { baseDir: dir });
+    await runDirectory(rt, 'acme/paris/Suppliers', { filesDir: dir });
+    await runDirectory(rt, 'acme/paris/Other', { filesDir: dir });
     const state = rt.state({ company: 'acme' });
     const compiled = liveDialPlan(state.resources, 'acme/paris')!;
     const both = lookupCaller(compiled, state.resources, 'acme/paris', '01 40 00 00 02');
@@ -200,8 +200,10 @@ describe('directory run: a CSV file with every field option', () => {
 
   it('the CLI: sync run NAME runs a directory; the same name as an import is ambiguous unless prefixed; lookup prints a contact', async () => {
     const dir = tempDir();
-    writeCsv(dir, ROWS);
     const data = path.join(dir, 'data');
+    // the default folder CSV directories are read from: DATA_DIR/files
+    mkdirSync(path.join(data, 'files'), { recursive: true });
+    writeCsv(path.join(data, 'files'), ROWS);
     const rt = await open(data, { startEngines: false });
     expect(rt.apply(changeSet(0, [...creates(quickstart()), { action: 'create', kind: 'Directory', id: 'acme/paris/Suppliers', body: suppliers() }]))).toMatchObject({ ok: true });
     const imp = { domain: 'acme/paris', name: 'Suppliers', source: 'ldap', connection: { host: '127.0.0.1', baseDn: 'dc=x' } };

@@ -160,10 +160,10 @@ describe('schedules (docs/sync.md, Schedules and status)', () => {
   it('one run per directory at a time: a second request while one runs gets the same run', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'c.csv'), 'id,sn\n1,A\n2,B\n');
-    const rt = await open(tempDir(), { startEngines: false });
+    const rt = await open(tempDir(), { startEngines: false, filesDir: dir });
     opened.push(rt);
     expect(rt.apply(changeSet(0, creates(quickstart())))).toMatchObject({ ok: true });
-    const body = { domain: 'acme/paris', name: 'C', serverType: 'CSV', connection: { path: path.join(dir, 'c.csv') }, fields: { identifier: 'id', lastName: 'sn' } };
+    const body = { domain: 'acme/paris', name: 'C', serverType: 'CSV', connection: { path: 'c.csv' }, fields: { identifier: 'id', lastName: 'sn' } };
     expect(rt.apply(changeSet(rt.revision(), [{ action: 'create', kind: 'Directory', id: 'acme/paris/C', body }]))).toMatchObject({ ok: true });
     const engine = new DirectorySyncEngine(() => rt);
     const log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
