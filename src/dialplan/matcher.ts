@@ -1,6 +1,6 @@
 /**
- * The bounded matcher: every user regular expression (dial-plan rules, directory field
- * expressions) is matched here, never by JavaScript's own backtracking engine.
+ * The bounded matcher: user regular expressions (dial-plan rules; any other user pattern through
+ * `compileBoundedRegex`) are matched here, never by JavaScript's own backtracking engine.
  *
  * Design note. The parser's tree (regex.ts) is compiled into a small program and run as a
  * backtracking machine that remembers which (instruction, position) pairs it has already
@@ -196,7 +196,8 @@ function slotRange(n: RegexNode): [number, number] {
   return lo === Infinity ? [0, 0] : [2 * lo, 2 * hi + 2];
 }
 
-const quote = (s: string, max = 40) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
+/** A pattern or text in a message: as written (no JSON escaping of its backslashes), shortened. */
+const quote = (s: string, max = 40) => `"${s.length > max ? `${s.slice(0, max)}…` : s}"`;
 
 /** An upper bound of the instructions n compiles to, ignoring sharing (Infinity past the cap). */
 function estimate(n: RegexNode): number {
@@ -518,8 +519,8 @@ function clearBits(bits: Uint32Array, from: number, to: number): void {
  * A user regular expression compiled for bounded matching. Same answers as JavaScript's
  * `RegExp` (no flags) on the supported subset; `exec`/`test` take at most
  * `stepBound(input.length)` steps, or throw `BoundedRegexError` ('regex-budget') for patterns with
- * back-references. Not reentrant across threads (it keeps scratch buffers); an in-memory value,
- * never serialized (`toJSON` gives only the source).
+ * back-references. Instances are shared (compiled patterns are cached) and keep the last match
+ * for `group`; an in-memory value, never serialized (`toJSON` gives only the source).
  */
 export class BoundedRegex {
   /** Instructions of the program, lookaround sub-programs included (≤ MAX_PROGRAM_SIZE). */
