@@ -1138,12 +1138,37 @@ export class BoundedRegex {
   }
 }
 
+/**
+ * V8's syntax errors, said for an administrator: what is wrong and how to write it instead.
+ * The key is V8's reason (after `Invalid regular expression: /…/: `); an unknown reason is kept.
+ */
+const SYNTAX_FIXES: ReadonlyMap<string, string> = new Map([
+  ['Unterminated group', "a '(' is never closed: add the ')', or write \\( for a literal parenthesis"],
+  ["Unmatched ')'", "a ')' closes no group: remove it, or write \\) for a literal parenthesis"],
+  ['Unterminated character class', "a '[' is never closed: add the ']', or write \\[ for a literal bracket"],
+  ['Nothing to repeat', 'a quantifier (* + ? {n}) follows nothing it can repeat: put it after a character or group, or escape it (\\* \\+ \\?)'],
+  ['Lone quantifier brackets', "a '{' or '}' stands alone: escape it as \\{ or \\}"],
+  ['numbers out of order in {} quantifier', 'in {n,m} the first number is larger than the second: write the smaller first'],
+  ['Range out of order in character class', 'a range in [...] goes backwards, like [9-0]: write it from low to high, [0-9]'],
+  ['Invalid group', 'after (? comes something that is not ?: ?= ?! ?<= ?<! or ?<name>: escape the ( as \\( or fix the group'],
+  ['\\ at end of pattern', 'the pattern ends with a lone backslash: write \\\\ to match a backslash'],
+  ['Duplicate capture group name', 'two groups have the same name: rename one'],
+  ['Invalid named capture referenced', '\\k<name> names no group: fix the name'],
+  ['Invalid capture group name', 'a group name must start with a letter: (?<area>…)'],
+  ['Invalid escape', 'a backslash is followed by a character it cannot escape here: remove the backslash'],
+  ['Invalid quantifier', 'a quantifier (* + ? {n}) follows something that cannot be repeated, such as a lookaround: remove it'],
+]);
+
 function jsSyntaxError(source: string): string | undefined {
   try {
     new RegExp(source); // parses only: nothing is matched
     return undefined;
   } catch (e) {
-    return (e as Error).message;
+    const message = (e as Error).message;
+    const m = /^Invalid regular expression: \/.*\/[a-z]*: (.*)$/s.exec(message);
+    const reason = m ? m[1]! : message;
+    const fix = SYNTAX_FIXES.get(reason);
+    return `not a valid regular expression: ${fix ?? reason.charAt(0).toLowerCase() + reason.slice(1)}`;
   }
 }
 

@@ -8,6 +8,7 @@
  *   l  lower case          u  upper case      m  first letter upper case, the rest lower
  *   p:PREFIX{0}SUFFIX::REGEX  rewrite — last, as its text may hold commas
  */
+import { BoundedRegexError, compileBoundedRegex } from '../dialplan/index.js';
 
 /** The longest field expression, and the longest `p:` regular expression, in characters. */
 export const FIELD_EXPRESSION_MAX_LENGTH = 1024;
@@ -81,19 +82,17 @@ export function parseFieldExpressionSyntax(expression: string): FieldExpressionS
 
 /**
  * Why the `p:` regular expression `pattern` does not compile, or undefined. Compiling only:
- * nothing is matched here. It compiles the way the directory synchronization does
- * (`parseFieldExpression` in src/sync/directory.ts); when that changes engine, this changes
- * with it.
+ * nothing is matched here. The directory synchronization (`parseFieldExpression` in
+ * src/sync/directory.ts) calls this, then runs the pattern on the same bounded matcher as dial
+ * plans (src/dialplan/matcher.ts): validate and a run can never disagree.
  */
 export function fieldPatternProblem(pattern: string): string | undefined {
   if (pattern.length > FIELD_PATTERN_MAX_LENGTH) return `longer than ${FIELD_PATTERN_MAX_LENGTH} characters`;
   try {
-    new RegExp(pattern);
+    compileBoundedRegex(pattern);
     return undefined;
   } catch (e) {
-    // "Invalid regular expression: /[/: Unterminated character class" → the part after the pattern.
-    const message = (e as Error).message;
-    const reason = message.slice(message.lastIndexOf(': ') + 2) || message;
-    return reason.charAt(0).toLowerCase() + reason.slice(1);
+    if (!(e instanceof BoundedRegexError)) throw e;
+    return e.message.replace(/^not a valid regular expression: /, '');
   }
 }

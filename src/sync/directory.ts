@@ -25,7 +25,8 @@ import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { csvPathProblem, emailProblem, photoProblem, phoneProblem, PHOTO_MAX_BYTES, textProblem, TEXT_MAX_LENGTH, withoutFormatCharacters } from '../model/field-checks.js';
-import { FieldExpressionSyntaxError, parseFieldExpressionSyntax, type FieldExpressionSyntax } from '../model/field-expression.js';
+import { fieldPatternProblem, FieldExpressionSyntaxError, parseFieldExpressionSyntax, type FieldExpressionSyntax } from '../model/field-expression.js';
+import { BoundedRegexError, compileBoundedRegex, type BoundedRegex } from '../dialplan/index.js';
 import { readCsvFile, type CsvEncoding } from './csv.js';
 import { attrValues, isBinaryAttribute, ldapSearchAll, type LdapConnection, type LdapEntry } from './ldap.js';
 import { shown, type ImportNote } from './user-import.js';
@@ -35,7 +36,7 @@ export interface FieldOptions {
   readonly hash: boolean;
   readonly invisible: boolean;
   readonly case?: 'lower' | 'upper' | 'mixed';
-  readonly rewrite?: { readonly template: string; readonly regex?: RegExp };
+  readonly rewrite?: { readonly template: string; readonly regex?: BoundedRegex };
 }
 
 export interface FieldExpression {
@@ -60,13 +61,12 @@ export function parseFieldExpression(expression: string): FieldExpression {
   }
   const { source, rewrite, ...flags } = syntax;
   const pattern = rewrite?.pattern;
-  let regex: RegExp | undefined;
+  let regex: BoundedRegex | undefined;
   if (pattern) {
-    try {
-      regex = new RegExp(pattern);
-    } catch (e) {
-      throw new FieldExpressionError(expression, `the p: regular expression is not valid: ${(e as Error).message}`);
-    }
+    // The dial plan's bounded matcher: a user pattern never runs on V8's backtracking engine.
+    const problem = fieldPatternProblem(pattern);
+    if (problem) throw new FieldExpressionError(expression, `the p: regular expression is not valid: ${problem}`);
+    regex = compileBoundedRegex(pattern);
   }
   const options: FieldOptions = { ...flags, ...(rewrite ? { rewrite: regex ? { template: rewrite.template, regex } : { template: rewrite.template } } : {}) };
   return { source, options };
@@ -209,7 +209,15 @@ export function contactsOf(body: Body, rows: readonly SourceRow[]): { contacts: 
       const kept: string[] = [];
       for (const raw of rowValues(row, expr.source)) {
         const source = phone ? withoutFormatCharacters(raw).trim() : raw.trim();
-        const v = applyOptions(source, expr.options);
+        let v: string | undefined;
+        try {
+          v = applyOptions(source, expr.options);
+        } catch (e) {
+          // only a back-reference pattern over its step budget, or a value too long to match
+          if (!(e instanceof BoundedRegexError)) throw e;
+          notes.push({ level: 'warning', message: `${row.where}: ${field}: the p: regular expression of ${JSON.stringify(expr.source)} gave up on this value (${e.message}): left out` });
+          continue;
+        }
         if (v === undefined) continue;
         const problem = contactFieldProblem(field, v);
         if (problem) {

@@ -349,8 +349,8 @@ describe('limits', () => {
         return `${(e as BoundedRegexError).code}: ${(e as Error).message}`;
       }
     };
-    expect(code('(33')).toMatch(/^regex-invalid: .*Unterminated group/);
-    expect(code('(?<=a)*')).toMatch(/^regex-invalid: .*Invalid quantifier/);
+    expect(code('(33')).toMatch(/^regex-invalid: not a valid regular expression: a '\(' is never closed/);
+    expect(code('(?<=a)*')).toMatch(/^regex-invalid: not a valid regular expression: a quantifier .* follows something that cannot be repeated/);
     expect(code('(?>a)')).toMatch(/^regex-unsupported: atomic groups/);
     expect(code('\\p{L}')).toMatch(/^regex-unsupported: Unicode categories/);
   });

@@ -58,18 +58,19 @@ describe('.NET-only or differently-read constructs are refused (regex-unsupporte
   });
 });
 
-describe('invalid syntax (regex-invalid, with the JavaScript message)', () => {
+describe('invalid syntax (regex-invalid: what is wrong and how to write it, never raw JavaScript text)', () => {
   it.each([
-    ['[(33]', /Unterminated group/],
-    ['[33)]', /Unmatched '\)'/],
-    ['[*33]', /Nothing to repeat/],
-    ['[3{2,1}]', /numbers out of order/],
-    ['[[9-0]]', /Range out of order/],
-    ['[a)|(b]', /Unmatched '\)'/], // must not be hidden by the anchoring wrapper
+    ['[(33]', /not a valid regular expression: a '\(' is never closed: add the '\)', or write \\\( for a literal parenthesis$/],
+    ['[33)]', /not a valid regular expression: a '\)' closes no group: remove it, or write \\\) for a literal parenthesis$/],
+    ['[*33]', /not a valid regular expression: a quantifier \(\* \+ \? \{n\}\) follows nothing it can repeat: put it after a character or group, or escape it/],
+    ['[3{2,1}]', /the first number is larger than the second: write the smaller first$/],
+    ['[[9-0]]', /goes backwards, like \[9-0\]: write it from low to high, \[0-9\]$/],
+    ['[a)|(b]', /a '\)' closes no group/], // must not be hidden by the anchoring wrapper
   ])('%s', (pattern, message) => {
     const p = refused(pattern);
     expect(p.code).toBe('regex-invalid');
     expect(p.message).toMatch(message);
+    expect(p.message).not.toContain('Invalid regular expression');
   });
 });
 

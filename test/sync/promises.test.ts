@@ -275,6 +275,6 @@ describe('value checks shared by the schemas and every sync (src/model/field-che
   it('field expressions: at most 1,024 characters, a p: regular expression at most 512', () => {
     expect(() => parseFieldExpressionSyntax(`sn|p:${'x'.repeat(1020)}`)).toThrow(/longer than 1024 characters/);
     expect(() => parseFieldExpressionSyntax(`sn|p:{0}::${'a'.repeat(513)}`)).toThrow(/the p: regular expression is longer than 512 characters/);
-    expect(fieldPatternProblem('(a')).toBe('unterminated group');
+    expect(fieldPatternProblem('(a')).toBe("a '(' is never closed: add the ')', or write \\( for a literal parenthesis");
   });
 });

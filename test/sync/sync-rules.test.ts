@@ -105,7 +105,13 @@ describe('field expressions and their p: regular expressions are checked at vali
   it('a p: regular expression that does not compile: its message, not the raw JavaScript text', () => {
     const r = check({ 'directories.yaml': directoryWith(["businessPhone: 'telephoneNumber|p:9{0}::^[0-9{4}$'"]) });
     expect(r.diagnostics.map(short)).toEqual(['directories.yaml:12:18 field-expression-regex']);
-    expect(r.diagnostics[0]!.message).toBe("the p: regular expression \"^[0-9{4}$\" of fields.businessPhone is not valid: unterminated character class. Fix it (e.g. ^[0-9]{4}$), or drop ::REGEX to rewrite every value");
+    expect(r.diagnostics[0]!.message).toBe("the p: regular expression \"^[0-9{4}$\" of fields.businessPhone is not valid: a '[' is never closed: add the ']', or write \\[ for a literal bracket. Fix it (e.g. ^[0-9]{4}$), or drop ::REGEX to rewrite every value");
+  });
+
+  it('a p: regular expression outside the supported subset is refused the way a run would refuse it', () => {
+    const r = check({ 'directories.yaml': directoryWith(["businessPhone: 'telephoneNumber|p:9{0}::(?i)^[0-9]{4}$'"]) });
+    expect(r.diagnostics.map(short)).toEqual(['directories.yaml:12:18 field-expression-regex']);
+    expect(r.diagnostics[0]!.message).toContain('inline options such as "(?i)"');
   });
 
   it('a CSV directory is checked the same way (its sources are column names, not attributes)', () => {
