@@ -4,19 +4,11 @@ import { describe, expect, it } from 'vitest';
 import damerauLevenshtein from 'damerau-levenshtein';
 import { boundedEditDistance, closest, MAX_SUGGESTED_LENGTH, SuggestionBudget } from '../src/util/suggest.js';
 import { header, validateFiles } from './helpers.js';
-
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './prng.js';
 
 describe('boundedEditDistance', () => {
   it('agrees with the damerau-levenshtein package wherever the distance is within the bound', () => {
-    const r = rng(7);
+    const r = prng(7);
     const word = () => Array.from({ length: Math.floor(r() * 10) }, () => 'abcd'[Math.floor(r() * 4)]).join('');
     for (let i = 0; i < 20_000; i++) {
       const a = word();

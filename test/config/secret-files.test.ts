@@ -9,22 +9,12 @@ import path from 'node:path';
 import { processSecretSource, MAX_SECRET_FILE_BYTES } from '../../src/config/secrets.js';
 import { secretsFromReferences } from '../../src/apply/apply.js';
 import { validateConfig } from '../../src/validate/validate.js';
-import { header, short, tempDir, writeTree, yaml } from '../helpers.js';
-import { ACME_PARIS } from '../validate/base.js';
+import { short, tempDir, writeTree } from '../helpers.js';
+import { ACME_PARIS, pbxLinkWithPassword } from '../validate/base.js';
 
 const OUTSIDE_SECRET = 'outside-Secret-99';
 
-const link = (password: string) =>
-  header('PbxLink') +
-  yaml`
-    domain: acme/paris
-    name: pbx
-    protocol: csta
-    port: 3211
-    username: tws
-    password: ${password}
-    ip: 192.0.2.10
-  `;
+const link = pbxLinkWithPassword;
 
 /** A sandbox: `outside/` holds a file the configuration must not read; `config/` is the root. */
 function sandbox(files: Record<string, string | Buffer>) {

@@ -7,19 +7,10 @@ import { lstatSync, mkdirSync, readdirSync, realpathSync, statSync, symlinkSync,
 import path from 'node:path';
 import { scanConfigTree } from '../../src/config/tree.js';
 import { tempDir } from '../helpers.js';
-
-/** Mulberry32: a small seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../prng.js';
 
 function randomTree(seed: number) {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const base = tempDir('switchboard-fuzz-');
   const root = path.join(base, 'config');

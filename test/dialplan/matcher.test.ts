@@ -1,6 +1,7 @@
 // The bounded matcher (src/dialplan/matcher.ts): the same answers as V8's RegExp on the supported
 // subset, a bounded number of steps on adversarial patterns, and clear errors at its limits.
 import { describe, expect, it } from 'vitest';
+import { prng } from '../prng.js';
 import {
   BACKREF_STEP_BUDGET,
   BoundedRegexError,
@@ -11,17 +12,6 @@ import {
   MAX_VISITED_BITS,
   type BoundedRegex,
 } from '../../src/dialplan/index.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What V8 answers, in the matcher's shape. */
 function v8(source: string, input: string, anchored = false) {

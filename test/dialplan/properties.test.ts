@@ -2,17 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cleanUp, dialString, lookupKey, MAX_NUMBER_LENGTH, translate } from '../../src/dialplan/index.js';
 import { compile } from './helpers.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../prng.js';
 
 const ALPHABET = [...'0123456789', ...'0123456789', ...'+#*()-. /\t', 'x', 'é', '０', '３', '＋', '\u00a0', '$'];
 const random = prng(7);

@@ -10,6 +10,7 @@ import { renderMarkdown } from '../../src/render/markdown.js';
 import { renderText } from '../../src/render/text.js';
 import type { Plan } from '../../src/plan/types.js';
 import { tempDir } from '../helpers.js';
+import { prng } from '../prng.js';
 
 const BIN = path.resolve('bin/switchboard.js');
 const ENV = { PATH: process.env.PATH!, CSTA_PASSWORD: 'csta-secret', SWITCHBOARD_ADMIN_PASSWORD: 'admin-secret' };
@@ -22,15 +23,6 @@ function realPlan(): { dir: string; text: string } {
   const r = run(dir, ['plan', 'config', '--out', 'plan.json']);
   expect(r.status).toBe(0);
   return { dir, text: readFileSync(path.join(dir, 'plan.json'), 'utf8') };
-}
-
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Replace one random node of `value` by a random value. */
@@ -75,7 +67,7 @@ describe('saved plan files', () => {
   });
 
   it('2,000 random mutations of a real plan: each is refused with problems, or renders in text and markdown', () => {
-    const r = rng(42);
+    const r = prng(42);
     let refused = 0;
     for (let i = 0; i < Number(process.env.PLAN_FUZZ_RUNS ?? 2000); i++) {
       const plan = mutate(JSON.parse(text), r);

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, seed, startServer, type TestServer } from './helpers.js';
+import { prng } from '../prng.js';
 
 let s: TestServer;
 let tokens: { alice: string; bob: string; root: string };
@@ -18,18 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.close();
 });
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID: readonly { method: string; path: string; body: () => unknown }[] = [
   { method: 'POST', path: '/v1/fingerprints', body: () => ({ values: ['a', 'b'] }) },

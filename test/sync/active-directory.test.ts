@@ -22,6 +22,7 @@ import { liveDialPlan, runUserImport } from '../../src/sync/run.js';
 import { importSettings, planUserImport, resolveMapping, sourceUsers } from '../../src/sync/user-import.js';
 import { changeSet, creates, open, quickstart, tempDir } from '../runtime/helpers.js';
 import { ADMIN_DN, ADMIN_PASSWORD, destroySlapd, hasSlapd, PEOPLE, person, startSlapd, type Slapd } from './slapd.js';
+import { prng } from '../prng.js';
 
 /** A real 1×1 JPEG (JFIF) and a real 1×1 PNG. */
 const JPEG = Buffer.from('/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=', 'base64');
@@ -230,17 +231,6 @@ describe('LDAP values', () => {
 // ---------------------------------------------------------------------------------------
 // Property: whatever the source holds, the runtime accepts what a sync produces
 
-/** mulberry32: deterministic, so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Values people and tools have put in directories, and garbage. */
 const NASTY = [
   'jean..dupont@example.com', 'Dupont, Jean <jean@example.com>', 'jean@exämple.fr', 'jean@example', 'a@b.c', ' spaced@example.com ', 'x@-bad-.com', 'é@example.com',
@@ -250,7 +240,7 @@ const NASTY = [
 
 describe('an import never produces what the runtime refuses (a property over garbage entries, real runtime)', () => {
   it.each([1, 2, 3])('seed %i: 120 entries of garbage, imported and stored as contacts', async (seed) => {
-    const rand = random(seed);
+    const rand = prng(seed);
     const pick = () => NASTY[Math.floor(rand() * NASTY.length)]!;
     const value = (): (string | Buffer)[] => {
       const n = rand() < 0.2 ? 2 : 1;

@@ -19,6 +19,7 @@ import { planContacts, runDirectory } from '../../src/sync/directory-run.js';
 import { lookupCaller } from '../../src/sync/lookup.js';
 import { liveDialPlan } from '../../src/sync/run.js';
 import { changeSet, creates, open, quickstart, tempDir } from '../runtime/helpers.js';
+import { prng } from '../prng.js';
 
 // ---------------------------------------------------------------------------------------
 // Real-world shaped exports
@@ -433,22 +434,11 @@ describe('encodings: nothing is ever replaced', () => {
 // ---------------------------------------------------------------------------------------
 // Fuzzing
 
-/** A small deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('fuzzing: mutated and random files only ever fail as a CsvError, and what is read is never shifted', () => {
   const columns = { columns: OUTLOOK_HEADER.slice(0, 8).map((name) => ({ name, by: 'f' })) };
   const seeds = Array.from({ length: 6 }, (_, i) => i + 1);
   it.each(seeds)('seed %i: 400 mutated Outlook exports in each encoding', (seed) => {
-    const rand = random(seed);
+    const rand = prng(seed);
     const pieces = [0x22, 0x2c, 0x0a, 0x0d, 0x3b, 0x00, 0x92, 0xe9, 0xc3, 0xff, 0x80];
     for (const encoding of ['utf-8', 'windows-1252', 'latin1', 'utf-16le'] as const) {
       const base = encoding === 'utf-16le' ? Buffer.from(iconv.decode(outlookFile(), 'windows-1252'), 'utf16le') : encoding === 'utf-8' ? Buffer.from(iconv.decode(outlookFile(), 'windows-1252')) : outlookFile();
@@ -474,7 +464,7 @@ describe('fuzzing: mutated and random files only ever fail as a CsvError, and wh
     }
   });
   it('random bytes', () => {
-    const rand = random(42);
+    const rand = prng(42);
     for (let n = 0; n < 300; n++) {
       const bytes = Buffer.from(Array.from({ length: Math.floor(rand() * 400) }, () => Math.floor(rand() * 256)));
       for (const encoding of ['utf-8', 'windows-1252', 'latin1', 'utf-16le'] as const) {

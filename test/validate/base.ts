@@ -37,6 +37,19 @@ export const PBX_LINK =
     ip: 192.0.2.10
   `;
 
+/** The CSTA link `pbx` of acme/paris with credentials, the password given (its value at line 8, column 11). */
+export const pbxLinkWithPassword = (password: string) =>
+  header('PbxLink') +
+  yaml`
+    domain: acme/paris
+    name: pbx
+    protocol: csta
+    port: 3211
+    username: tws
+    password: ${password}
+    ip: 192.0.2.10
+  `;
+
 /** Users alice (1001) and bruno (1002) of acme/paris on link pbx. */
 export const ALICE_BRUNO =
   header('User') +

@@ -6,21 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/diagnostics.js';
 import { header, short, validateFiles, yaml } from '../helpers.js';
-import { ACME_PARIS, overlay, type Files } from './base.js';
+import { ACME_PARIS, pbxLinkWithPassword, overlay, type Files } from './base.js';
 
 
-/** The CSTA link `pbx` of acme/paris with the given password (its value at line 8, column 11). */
-const link = (password: string) =>
-  header('PbxLink') +
-  yaml`
-    domain: acme/paris
-    name: pbx
-    protocol: csta
-    port: 3211
-    username: tws
-    password: ${password}
-    ip: 192.0.2.10
-  `;
+const link = pbxLinkWithPassword;
 
 /** acme/paris, the link (password from CSTA_PASSWORD) and alice, whose device uses the link. */
 const BASE: Record<string, string> = {
