@@ -86,7 +86,9 @@ function realDir(p: string): string | undefined {
  */
 export function processSecretSource(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options?: SecretFileOptions): SecretSource {
   const rootGiven = path.resolve(cwd, options?.root ?? '.');
-  const allowed = [realDir(rootGiven), ...(options?.secretsDirs ?? []).map((d) => realDir(path.resolve(cwd, d)))].filter((d): d is string => d !== undefined);
+  const rootReal = realDir(rootGiven);
+  const secretsReal = (options?.secretsDirs ?? []).map((d) => realDir(path.resolve(cwd, d))).filter((d): d is string => d !== undefined);
+  const allowed = rootReal === undefined ? secretsReal : [rootReal, ...secretsReal];
   const fix = `keep secret files under the configuration directory, or allow their directory with --secrets-dir DIR`;
   const rootDir = statSafe(rootGiven)?.isFile() ? path.dirname(rootGiven) : rootGiven;
   return {
@@ -105,7 +107,7 @@ export function processSecretSource(env: NodeJS.ProcessEnv = process.env, cwd = 
         real = realpathSync(abs);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (isAbsolute && !allowed.slice(1).some((d) => inside(d, abs))) {
+        if (isAbsolute && !secretsReal.some((d) => inside(d, abs))) {
           return { ok: false, code: 'secret-file-outside', message: `secret file '${reference}' is an absolute path outside every --secrets-dir, refused: ${fix}` };
         }
         if (!isAbsolute && !inside(rootGiven, abs) && !allowed.some((d) => inside(d, abs))) {
@@ -118,7 +120,7 @@ export function processSecretSource(env: NodeJS.ProcessEnv = process.env, cwd = 
       }
       // An absolute reference is accepted only inside a --secrets-dir, never inside the
       // configuration itself (where a relative path says the same and survives a move).
-      const places = isAbsolute ? allowed.slice(1) : allowed;
+      const places = isAbsolute ? secretsReal : allowed;
       if (!places.some((d) => inside(d, real))) {
         const where = isAbsolute ? 'is an absolute path outside every --secrets-dir' : real === abs ? `is outside the configuration directory (it resolves to ${real})` : `leads outside the configuration directory through a symbolic link (to ${real})`;
         return { ok: false, code: 'secret-file-outside', message: `secret file '${reference}' ${where}, refused: ${fix}` };
