@@ -31,8 +31,15 @@ export interface Export {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** A portable file-name segment for a company or domain name. */
-const segment = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+/**
+ * A portable file-name segment for a company or domain name. Names are free text: `..` must not
+ * write outside the export folder, and a name the loader skips (a dot-name, `node_modules`) must
+ * not make its resources vanish when the export is read back — such segments get a `_` in front.
+ */
+const segment = (s: string) => {
+  const t = s.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return t.startsWith('.') || t === 'node_modules' ? `_${t}` : t;
+};
 
 function variableName(kind: KindName, id: string, field: string, used: Set<string>): string {
   const base = `SB_${kind}_${id}_${field}`
