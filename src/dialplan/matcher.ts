@@ -1175,7 +1175,7 @@ function jsSyntaxError(source: string): string | undefined {
 /**
  * Compiles a user pattern of the supported .NET/JavaScript subset (docs/dialplan.md, "Regular
  * expressions") for bounded matching. Throws {@link BoundedRegexError}: 'regex-invalid'
- * (JavaScript's message), 'regex-unsupported' (which construct and what to write instead) or
+ * (JavaScript's reason, or what to write instead for the usual mistakes), 'regex-unsupported' (which construct and what to write instead) or
  * 'regex-too-large'. The result's `exec`/`test` may throw 'regex-budget' (patterns with
  * back-references only) and 'regex-input-too-long'.
  */
