@@ -14,11 +14,11 @@ import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Harness } from '../scenarios/harness.js';
-import { git, gitInit, quiet, Recorder, watchIn, type Watching } from '../watch/helpers.js';
+import { git, gitInit, ManualClock, quiet, Recorder, watchIn, type Watching } from '../watch/helpers.js';
 import { terminalHost } from '../../src/cli/watch.js';
 import { openEmbedded } from '../../src/runtime/embedded.js';
 import { processSecretSource } from '../../src/config/secrets.js';
-import { Watcher, type Scheduler } from '../../src/watch/watcher.js';
+import { Watcher } from '../../src/watch/watcher.js';
 import { WorkingTreeSource } from '../../src/watch/tree-source.js';
 import type { CycleEvent, StartedEvent } from '../../src/watch/events.js';
 import type { RuntimeClient } from '../../src/runtime/types.js';
@@ -40,42 +40,6 @@ function documented(cycles: readonly CycleEvent[]): void {
     if (c.refusal) expect(Object.keys(c.refusal).sort()).toEqual(['code', 'message', 'problems']);
     if (c.failure) expect(Object.keys(c.failure).sort()).toEqual(['attempt', 'message', 'retryInMs', 'unreachable']);
     if (c.git) expect(Object.keys(c.git).sort()).toEqual(['commit', 'dirty']);
-  }
-}
-
-/** Timers that fire only when the test moves the clock. */
-class ManualClock implements Scheduler {
-  t = 0;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  get pending(): number[] {
-    return [...this.#timers.values()].map((x) => x.at - this.t).sort((a, b) => a - b);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.#timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-  /** Wait (really) until a timer is set. */
-  async settled(): Promise<void> {
-    for (let i = 0; i < 2000 && this.#timers.size === 0; i++) await new Promise((r) => setTimeout(r, 2));
   }
 }
 

@@ -9,6 +9,7 @@ import type { Harness } from '../scenarios/harness.js';
 import { startWatch, type WatchCommandOptions, type WatchSession } from '../../src/cli/watch.js';
 import type { CycleEvent, WatchEvent, WatchHost } from '../../src/watch/events.js';
 import type { AuditEntry } from '../../src/runtime/types.js';
+import type { Scheduler } from '../../src/watch/watcher.js';
 
 export const QUICK_ENV = { CSTA_PASSWORD: 'csta-secret-1', SWITCHBOARD_ADMIN_PASSWORD: 'admin-secret-1' };
 
@@ -123,4 +124,40 @@ export function gitInit(dir: string): void {
   git(dir, 'config', 'user.name', 'Test Author');
   git(dir, 'config', 'user.email', 'author@example.com');
   git(dir, 'config', 'commit.gpgsign', 'false');
+}
+
+/** Timers that fire only when the test moves the clock (`advance`); `pending` lists their delays from now. */
+export class ManualClock implements Scheduler {
+  t = 0;
+  readonly #timers = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  get pending(): number[] {
+    return [...this.#timers.values()].map((x) => x.at - this.t).sort((a, b) => a - b);
+  }
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const due = [...this.#timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+  }
+  /** Wait (really) until a timer is set. */
+  async settled(): Promise<void> {
+    for (let i = 0; i < 2000 && this.#timers.size === 0; i++) await new Promise((r) => setTimeout(r, 2));
+  }
 }

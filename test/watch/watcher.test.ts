@@ -11,46 +11,12 @@ import path from 'node:path';
 import { openEmbedded } from '../../src/runtime/embedded.js';
 import type { RuntimeClient } from '../../src/runtime/types.js';
 import { processSecretSource } from '../../src/config/secrets.js';
-import { Watcher, type Scheduler } from '../../src/watch/watcher.js';
+import { Watcher } from '../../src/watch/watcher.js';
 import { WorkingTreeSource } from '../../src/watch/tree-source.js';
 import { holdChanges } from '../../src/watch/hold.js';
 import { writersSince } from '../../src/watch/drift.js';
 import type { Plan, PlannedChange } from '../../src/plan/types.js';
-import { QUICK_ENV, Recorder } from './helpers.js';
-
-/** Timers that fire only when the test advances the clock. */
-class ManualClock implements Scheduler {
-  t = 0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** Pending timer delays from now, sorted. */
-  get pending(): number[] {
-    return [...this.#timers.values()].map((x) => x.at - this.t).sort((a, b) => a - b);
-  }
-  /** Move time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.#timers.entries()].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { ManualClock, QUICK_ENV, Recorder } from './helpers.js';
 
 /** A real embedded client that can be made unreachable, or made to hold its change sets until released. */
 function flaky(client: RuntimeClient) {
