@@ -139,3 +139,14 @@ export function supervision(resources: readonly ResourceLike[]): Supervision {
   return { links, byLink, extensions, unsupervised };
 }
 
+
+/**
+ * The extensions a link of `capacity` supervises when it hands out its slots from scratch (a
+ * new or reconnecting link): the lowest numbers; the rest are over capacity. Shared by the
+ * `link-capacity` rule and the plan's impact (the CSTA driver assigns slots in this order).
+ */
+export function byCapacity(carried: readonly string[], capacity: number | undefined): { readonly within: string[]; readonly over: string[] } {
+  const sorted = [...carried].sort(compareNumbers);
+  const limit = capacity ?? Infinity;
+  return { within: sorted.slice(0, limit), over: sorted.slice(limit) };
+}

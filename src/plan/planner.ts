@@ -187,6 +187,18 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
   const reruns = new Map<string, Extract<ImpactFact, { type: 'sync-rerun' }>>();
   for (const f of facts) if (f.type === 'sync-rerun' && !reruns.has(`${f.engine} ${f.target}`)) reruns.set(`${f.engine} ${f.target}`, f);
   // Extension numbers are unique within a company, not across companies: qualify them.
+  const unsupported = new Map<string, Extract<ImpactFact, { type: 'sync-unsupported' }>>();
+  for (const f of facts) if (f.type === 'sync-unsupported' && !unsupported.has(`${f.engine} ${f.target}`)) unsupported.set(`${f.engine} ${f.target}`, f);
+  const notSupervised = new Map<string, Set<string>>();
+  for (const c of changes) {
+    const company = c.id.slice(0, c.id.indexOf('/'));
+    for (const f of c.impact) {
+      if (f.type !== 'not-supervised') continue;
+      let set = notSupervised.get(f.reason);
+      if (!set) notSupervised.set(f.reason, (set = new Set()));
+      for (const e of f.extensions) set.add(`${company}:${e}`);
+    }
+  }
   const extensions = (type: 'supervision-start' | 'supervision-stop') => {
     const set = new Set<string>();
     for (const c of changes) {
@@ -199,7 +211,9 @@ function totalImpact(changes: readonly PlannedChange[], licences: Pick<PlanImpac
     restarts: [...restarts.values()].map(({ engine, target, reason, extensionsInterrupted }) => ({ engine, target, reason, extensionsInterrupted })),
     supervisionStarts: extensions('supervision-start'),
     supervisionStops: extensions('supervision-stop'),
+    notSupervised: [...notSupervised].map(([reason, set]) => ({ reason, extensions: [...set].sort() })),
     syncReruns: [...reruns.values()].map(({ engine, target, reason }) => ({ engine, target, reason })),
+    syncUnsupported: [...unsupported.values()].map(({ engine, target, reason }) => ({ engine, target, reason })),
     ...licences,
   };
 }

@@ -87,7 +87,11 @@ export interface PlanImpact {
   readonly restarts: readonly { readonly engine: string; readonly target: string; readonly reason: string; readonly extensionsInterrupted: number }[];
   readonly supervisionStarts: readonly string[];
   readonly supervisionStops: readonly string[];
+  /** Extensions configured that nothing will supervise, grouped by why (`company:extension`). */
+  readonly notSupervised: readonly { readonly reason: string; readonly extensions: readonly string[] }[];
   readonly syncReruns: readonly { readonly engine: string; readonly target: string; readonly reason: string }[];
+  /** Imports and directories this runtime will not synchronize, and why. */
+  readonly syncUnsupported: readonly { readonly engine: string; readonly target: string; readonly reason: string }[];
   readonly licences: readonly LicenceUse[];
   readonly access: readonly ApplicationAccess[];
 }

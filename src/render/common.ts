@@ -26,8 +26,12 @@ export function factLine(f: ImpactFact): string {
       return `supervision starts: ${list(f.extensions)}`;
     case 'supervision-stop':
       return `supervision stops: ${list(f.extensions)}`;
+    case 'not-supervised':
+      return `configured, not supervised (${f.reason}): ${list(f.extensions)}`;
     case 'sync-rerun':
       return `re-runs ${f.target} (${f.reason})`;
+    case 'sync-unsupported':
+      return `does not synchronize ${f.target} (${f.reason})`;
   }
 }
 

@@ -26,12 +26,14 @@ export function renderMarkdown(plan: Plan, limit = MARKDOWN_LIMIT): string {
   for (const r of i.restarts) impact.push(`- :warning: restarts **${esc(r.target)}** (${esc(r.reason)}): ${r.extensionsInterrupted} extension(s) lose supervision meanwhile`);
   if (i.supervisionStarts.length) impact.push(`- supervision starts for ${i.supervisionStarts.length} extension(s): ${esc(list(i.supervisionStarts))}`);
   if (i.supervisionStops.length) impact.push(`- supervision stops for ${i.supervisionStops.length} extension(s): ${esc(list(i.supervisionStops))}`);
+  for (const n of i.notSupervised) impact.push(`- configured, not supervised (${esc(n.reason)}): ${n.extensions.length} extension(s): ${esc(list(n.extensions))}`);
   for (const l of i.licences) impact.push(`- ${esc(l.application)} licences in ${esc(l.company)}: ${l.before} → **${l.after}** of ${l.available}${l.after > l.available ? ' :x: over the licence: the runtime will refuse' : ''}`);
   for (const a of i.access) {
     if (a.gained.length) impact.push(`- ${a.gained.length} user(s) gain ${esc(a.application)}: ${esc(list(a.gained, 5))}`);
     if (a.lost.length) impact.push(`- ${a.lost.length} user(s) lose ${esc(a.application)}: ${esc(list(a.lost, 5))}`);
   }
   for (const r of i.syncReruns) impact.push(`- re-runs ${esc(r.target)} (${esc(r.reason)})`);
+  for (const r of i.syncUnsupported) impact.push(`- :warning: does not synchronize ${esc(r.target)} (${esc(r.reason)})`);
   if (impact.length) head.push('**Impact on the running system**', '', ...impact, '');
   for (const w of plan.warnings) head.push(`> :warning: ${esc(w.message)}`, '');
   if (plan.unmanaged.length) head.push(`<sub>${plan.unmanaged.length} live resource(s) not managed by config are left alone.</sub>`, '');

@@ -53,12 +53,14 @@ export function renderText(plan: Plan, options: TextOptions): string {
   for (const r of i.restarts) impact.push(`restarts ${r.target} (${r.reason}): ${r.extensionsInterrupted} extension${r.extensionsInterrupted === 1 ? '' : 's'} lose supervision meanwhile`);
   if (i.supervisionStarts.length) impact.push(`supervision starts for ${i.supervisionStarts.length} extension(s): ${list(i.supervisionStarts)}`);
   if (i.supervisionStops.length) impact.push(`supervision stops for ${i.supervisionStops.length} extension(s): ${list(i.supervisionStops)}`);
+  for (const n of i.notSupervised) impact.push(`configured, not supervised (${n.reason}): ${n.extensions.length} extension(s): ${list(n.extensions)}`);
   for (const l of i.licences) impact.push(`${l.application} licences in ${l.company}: ${l.before} → ${l.after} of ${l.available}${l.after > l.available ? c.red(' (over: refused)') : ''}`);
   for (const a of i.access) {
     if (a.gained.length) impact.push(`${a.gained.length} user(s) gain ${a.application}: ${list(a.gained, 5)}`);
     if (a.lost.length) impact.push(`${a.lost.length} user(s) lose ${a.application}: ${list(a.lost, 5)}`);
   }
   for (const s of i.syncReruns) impact.push(`re-runs ${s.target} (${s.reason})`);
+  for (const s of i.syncUnsupported) impact.push(`does not synchronize ${s.target} (${s.reason})`);
   if (impact.length) lines.push(c.bold('Impact on the running system:'), ...impact.map((l) => `  ${l}`), '');
   if (plan.unmanaged.length) {
     const byManager = new Map<string, number>();

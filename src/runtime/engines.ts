@@ -42,9 +42,12 @@ export interface Engine {
   onChange(event: CommittedEvent, live: readonly LiveResource[]): Promise<void>;
   /**
    * What `change` would do to the running system, `before` being the live resource it
-   * replaces (undefined on create). Pure: no I/O, callable on an engine that is not started.
+   * replaces (undefined on create), `state` the live state, and `after` the live state once
+   * every change of the same list is applied (what the engine will converge to: a plan's
+   * extensions are carried by the links the same plan creates). Pure: no I/O, callable on an
+   * engine that is not started.
    */
-  impact?(change: Change, before: LiveResource | undefined, state: LiveState, ctx: EngineContext): ImpactFact[];
+  impact?(change: Change, before: LiveResource | undefined, state: LiveState, ctx: EngineContext, after: LiveState): ImpactFact[];
   status(): EngineReport;
   stop(): Promise<void>;
 }
@@ -230,14 +233,16 @@ export class EngineHost {
   /** The facts every engine gives for each change; only changes with facts are listed. */
   impact(changes: readonly Change[], before: (kind: KindName, id: string) => LiveResource | undefined): ChangeImpact[] {
     let state: LiveState | undefined;
+    let after: LiveState | undefined;
     const out: ChangeImpact[] = [];
     changes.forEach((change, index) => {
       const facts: ImpactFact[] = [];
       for (const slot of this.#slots) {
         if (!slot.engine.impact || !slot.kinds.has(change.kind)) continue;
         state ??= this.#deps.state();
+        after ??= stateAfter(state, changes);
         try {
-          facts.push(...slot.engine.impact(change, before(change.kind, change.id), state, slot.ctx));
+          facts.push(...slot.engine.impact(change, before(change.kind, change.id), state, slot.ctx, after));
         } catch (e) {
           slot.ctx.log.error({ engine: slot.engine.name, err: (e as Error).message, kind: change.kind, id: change.id }, 'engine impact failed');
         }
@@ -268,6 +273,21 @@ export class EngineHost {
       }),
     );
   }
+}
+
+/** `state` with every change applied (bodies as the changes give them), in the same order: the `after` of {@link Engine.impact}. */
+export function stateAfter(state: LiveState, changes: readonly Change[]): LiveState {
+  const byKey = new Map<string, LiveResource>(state.resources.map((r) => [`${r.kind}\0${r.id}`, r]));
+  for (const c of changes) {
+    const key = `${c.kind}\0${c.id}`;
+    if (c.action === 'delete') byKey.delete(key);
+    else {
+      const was = byKey.get(key);
+      // A resource not written yet: only kind, id and body are meaningful to an impact.
+      byKey.set(key, was ? { ...was, body: c.body } : { kind: c.kind, id: c.id, body: c.body, manager: (c.action === 'create' && c.manager) || 'config', revision: state.revision + 1, updatedAt: '', updatedBy: '', updatedVia: 'plan' });
+    }
+  }
+  return { revision: state.revision, resources: [...byKey.values()] };
 }
 
 function filterDetails(details: Readonly<Record<string, unknown>>, canSee: (company: string) => boolean): Record<string, unknown> {

@@ -107,12 +107,17 @@ export type ChangeSetResult =
 /**
  * What a change does to the running system, as an engine says it (never from tables in the
  * renderer): a link or engine that restarts and how many extensions lose supervision
- * meanwhile, extensions whose supervision starts or stops, sync engines that re-run.
+ * meanwhile, extensions whose supervision starts or stops, extensions configured but that
+ * nothing will supervise (`not-supervised`, with why: no driver for the link's protocol, over
+ * the link's capacity, no link), sync engines that re-run, and synchronizations this runtime
+ * does not perform (`sync-unsupported`). Only what the engines will actually do.
  */
 export type ImpactFact =
   | { readonly type: 'restart'; readonly engine: string; readonly target: string; readonly reason: string; readonly extensionsInterrupted: number }
   | { readonly type: 'supervision-start' | 'supervision-stop'; readonly engine: string; readonly extensions: readonly string[] }
-  | { readonly type: 'sync-rerun'; readonly engine: string; readonly target: string; readonly reason: string };
+  | { readonly type: 'not-supervised'; readonly engine: string; readonly extensions: readonly string[]; readonly reason: string }
+  | { readonly type: 'sync-rerun'; readonly engine: string; readonly target: string; readonly reason: string }
+  | { readonly type: 'sync-unsupported'; readonly engine: string; readonly target: string; readonly reason: string };
 
 /** The impact of the i-th change of a list. */
 export interface ChangeImpact {

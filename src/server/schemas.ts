@@ -176,8 +176,13 @@ export const API_SCHEMAS: Readonly<Record<string, Schema>> = {
       },
       {
         type: 'object',
+        required: ['type', 'engine', 'extensions', 'reason'],
+        properties: { type: { const: 'not-supervised' }, engine: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } }, reason: { type: 'string', description: 'Why nothing will supervise them: no driver for the link, over its capacity, no link.' } },
+      },
+      {
+        type: 'object',
         required: ['type', 'engine', 'target', 'reason'],
-        properties: { type: { const: 'sync-rerun' }, engine: { type: 'string' }, target: { type: 'string' }, reason: { type: 'string' } },
+        properties: { type: { enum: ['sync-rerun', 'sync-unsupported'] }, engine: { type: 'string' }, target: { type: 'string' }, reason: { type: 'string' } },
       },
     ],
   },

@@ -46,8 +46,12 @@ export interface DirectoryRunOptions extends Pick<RunOptions, 'dryRun' | 'maxRem
   readonly filesDir?: string;
 }
 
-/** Server types this runtime reads. */
-const SUPPORTED = new Set(['LDAP', 'CSV']);
+/** Server types this runtime reads (the others are stored, never synchronized). */
+export const SYNCHRONIZED_SERVER_TYPES = ['LDAP', 'CSV'] as const;
+const SUPPORTED: ReadonlySet<string> = new Set(SYNCHRONIZED_SERVER_TYPES);
+
+/** Does this runtime synchronize directories of `serverType`? The sync-schedules engine's impact asks the same. */
+export const synchronizes = (serverType: unknown): boolean => SUPPORTED.has(String(serverType));
 const IDENTIFIER = /^[^/\s][^/]*$/;
 
 export const directoryManager = (name: string): `directory:${string}` => `directory:${name}`;

@@ -11,7 +11,7 @@ import { error, warning, type NodePath, type PendingDiagnostic } from '../diagno
 import { fieldRef } from '../config/parse.js';
 import type { KindName } from '../model/kinds.js';
 import { all, get, type DesiredState, type Resource } from '../model/resource.js';
-import { compareNumbers, EXTENSION_KINDS, expandNumbers, supervision } from '../model/extensions.js';
+import { byCapacity, EXTENSION_KINDS, expandNumbers, supervision } from '../model/extensions.js';
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
 import { checkSyncSources } from './sync-rules.js';
@@ -241,7 +241,7 @@ function checkCapacity(ctx: RuleContext): void {
     const capacity = (l.body as Body).capacity as number;
     const carried = model.byLink.get(l.id) ?? [];
     if (carried.length <= capacity) continue;
-    const left = [...carried].sort(compareNumbers).slice(capacity);
+    const left = byCapacity(carried, capacity).over;
     ctx.warning(
       'link-capacity',
       `PBX link '${String((l.body as Body).name)}' carries ${carried.length} extensions but its capacity is ${capacity}: ${left.length} will not be supervised (${left.length === 1 ? left[0] : `${left[0]} … ${left.at(-1)}`}, the highest numbers); raise capacity, or put devices on another link`,

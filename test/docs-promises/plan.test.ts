@@ -252,7 +252,7 @@ describe('docs/plan.md — the plan file', () => {
     expect(printed.formatVersion).toBe(1);
     expect(new Date(printed.createdAt as string).toISOString()).toBe(printed.createdAt);
     expect(Object.keys(printed.runtime as object).sort()).toEqual(['location', 'revision']);
-    expect(Object.keys(printed.impact as object).sort()).toEqual(['access', 'licences', 'restarts', 'supervisionStarts', 'supervisionStops', 'syncReruns']);
+    expect(Object.keys(printed.impact as object).sort()).toEqual(['access', 'licences', 'notSupervised', 'restarts', 'supervisionStarts', 'supervisionStops', 'syncReruns', 'syncUnsupported']);
     expect((printed.config as { digest: string }).digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     const change = (printed.changes as Record<string, unknown>[])[0]!;
     for (const k of Object.keys(change)) expect(['action', 'kind', 'id', 'before', 'after', 'fields', 'reason', 'drift', 'dialPlan', 'impact']).toContain(k);

@@ -1,4 +1,4 @@
-import { builtinEngines, type EngineContext } from '../../src/runtime/engines.js';
+import { builtinEngines, stateAfter, type EngineContext } from '../../src/runtime/engines.js';
 import type { Change, ChangeImpact, ImpactFact, LiveState } from '../../src/runtime/types.js';
 import { fixtureFingerprint } from './fixture-runtime.js';
 
@@ -12,10 +12,11 @@ export function fixtureImpact(changes: readonly Change[], live: LiveState): Chan
     now: () => new Date('2026-06-01T12:00:00.000Z'),
   };
   const byKey = new Map(live.resources.map((r) => [`${r.kind}/${r.id}`, r]));
+  const after = stateAfter(live, changes);
   const out: ChangeImpact[] = [];
   changes.forEach((change, index) => {
     const facts: ImpactFact[] = [];
-    for (const e of engines) if (e.impact && e.kinds.includes(change.kind)) facts.push(...e.impact(change, byKey.get(`${change.kind}/${change.id}`), live, ctx));
+    for (const e of engines) if (e.impact && e.kinds.includes(change.kind)) facts.push(...e.impact(change, byKey.get(`${change.kind}/${change.id}`), live, ctx, after));
     if (facts.length > 0) out.push({ index, facts });
   });
   return out;

@@ -61,14 +61,25 @@ export interface DriverOptions {
   readonly probeTimeoutMs?: number;
 }
 
-export function createDriver(config: DriverConfig, options: DriverOptions): LinkDriver {
-  if (config.protocol === 'csta') {
-    if (config.pbxType !== undefined && /device/i.test(config.pbxType)) return new NoDriver(config, `no driver for '${config.pbxType}' links: the phones connect to the server and speak CSTA over SIP (uaCSTA), which is not implemented`);
-    if (config.host === undefined || config.port === undefined) return new NoDriver(config, 'the link has no ip: nothing to connect to');
-    return new CstaDriver(config, options);
+/**
+ * Why a link of these fields gets no protocol driver (nothing will supervise its extensions),
+ * or undefined when a driver supervises them. `short` is what a plan says, `detail` what the
+ * link's status says. The single source of {@link createDriver}'s choice and of the plan's impact.
+ */
+export function missingDriver(link: Pick<DriverConfig, 'protocol' | 'host' | 'port' | 'pbxType'>): { readonly short: string; readonly detail: string } | undefined {
+  if (link.protocol === 'csta') {
+    if (link.pbxType !== undefined && /device/i.test(link.pbxType)) return { short: `no driver for '${link.pbxType}' links (uaCSTA)`, detail: `no driver for '${link.pbxType}' links: the phones connect to the server and speak CSTA over SIP (uaCSTA), which is not implemented` };
+    if (link.host === undefined || link.port === undefined) return { short: 'the CSTA link has no ip', detail: 'the link has no ip: nothing to connect to' };
+    return undefined;
   }
-  if (config.protocol === 'vtixml') return new ProbeDriver(config, options, 'VTI-XML protocol driver not available: no public specification of VTI-XML exists, so extensions on this link are not supervised');
-  return new ProbeDriver(config, options, 'SIP protocol driver not available: registering bots with the PBX over SIP is not implemented, so extensions on this link are not supervised');
+  if (link.protocol === 'vtixml') return { short: 'no VTI-XML driver', detail: 'VTI-XML protocol driver not available: no public specification of VTI-XML exists, so extensions on this link are not supervised' };
+  return { short: 'no SIP driver', detail: 'SIP protocol driver not available: registering bots with the PBX over SIP is not implemented, so extensions on this link are not supervised' };
+}
+
+export function createDriver(config: DriverConfig, options: DriverOptions): LinkDriver {
+  const missing = missingDriver(config);
+  if (!missing) return new CstaDriver(config, options);
+  return config.protocol === 'csta' ? new NoDriver(config, missing.detail) : new ProbeDriver(config, options, missing.detail);
 }
 
 class CstaDriver implements LinkDriver {

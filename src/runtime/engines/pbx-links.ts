@@ -12,11 +12,11 @@
  * deleted one stops. The same model gives the impact of a planned change.
  */
 import type { ExtensionState } from '../../csta/link.js';
-import { compareNumbers, EXTENSION_KINDS, extensionsOf, supervision, type Extension, type Link, type LinkProtocol, type Supervision } from '../../model/extensions.js';
+import { byCapacity, compareNumbers, EXTENSION_KINDS, extensionsOf, supervision, type Extension, type Link, type LinkProtocol, type Supervision, type Wanted } from '../../model/extensions.js';
 import type { CommittedEvent } from '../core.js';
-import { childLog, type Engine, type EngineContext, type EngineReport } from '../engines.js';
+import { childLog, stateAfter, type Engine, type EngineContext, type EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
-import { createDriver, type DriverOptions, type DriverStatus, type LinkDriver } from './link-drivers.js';
+import { createDriver, missingDriver, type DriverOptions, type DriverStatus, type LinkDriver } from './link-drivers.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
 
 const DEFAULT_PORT: Readonly<Record<LinkProtocol, number | undefined>> = { vtixml: 3199, csta: undefined, sip: 5060 };
@@ -79,6 +79,55 @@ export interface PbxLinksOptions extends DriverOptions {
   readonly connect?: boolean;
 }
 
+/** Why nothing will supervise the extensions of link `l` (its driver is missing), or undefined. */
+function driverOf(l: Link): string | undefined {
+  return missingDriver({ protocol: String(l.protocol), host: str(l.body.ip), port: portOf(l), pbxType: str(l.body.pbxType) })?.short;
+}
+
+const PROTOCOL_NAME: Readonly<Record<LinkProtocol, string>> = { vtixml: 'VTI-XML', csta: 'CSTA', sip: 'SIP' };
+
+/** One side (before or after) of a change set: which link carries each extension, and whether it is supervised. */
+interface Side {
+  /** Is extension `number` of resource `owner` (`Kind id`) supervised? */
+  supervisedNumber(owner: string, number: string): boolean;
+  /** Why extension `x` of `owner` will not be supervised, or undefined when it will. */
+  whyNot(owner: string, x: Extension, domain: string): string | undefined;
+  /** Why extension `number` carried by link `id` will not be supervised, or undefined. */
+  linkWhyNot(id: string, number: string): string | undefined;
+  readonly model: Supervision;
+  readonly supervised: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+function side(model: Supervision, supervised: ReadonlyMap<string, ReadonlySet<string>>): Side {
+  let index: Map<string, Wanted> | undefined;
+  const wanted = (owner: string, number: string) => {
+    index ??= new Map(model.extensions.map((w) => [`${w.owner}\0${w.number}`, w]));
+    return index.get(`${owner}\0${number}`);
+  };
+  const linkWhyNot = (id: string, number: string): string | undefined => {
+    const l = model.links.get(id);
+    if (!l) return `no link ${id}`;
+    const missing = driverOf(l);
+    if (missing) return `${missing} (PbxLink ${id})`;
+    return supervised.get(id)?.has(number) ? undefined : `over capacity: PbxLink ${id} supervises at most ${capacityOf(l)} extensions`;
+  };
+  return {
+    model,
+    supervised,
+    supervisedNumber: (owner, number) => {
+      const w = wanted(owner, number);
+      return w?.link !== undefined && supervised.get(w.link)?.has(number) === true;
+    },
+    whyNot: (owner, x, domain) => {
+      const w = wanted(owner, x.number);
+      if (w?.link !== undefined) return linkWhyNot(w.link, x.number);
+      if (x.link !== undefined) return `no link '${x.link}' in domain ${domain}`;
+      return `no ${x.protocol ? `${PROTOCOL_NAME[x.protocol]} ` : ''}link in domain ${domain}`;
+    },
+    linkWhyNot,
+  };
+}
+
 export class PbxLinksEngine implements Engine {
   readonly name = NAME;
   readonly kinds = WATCHED;
@@ -86,8 +135,9 @@ export class PbxLinksEngine implements Engine {
   #ctx: EngineContext | undefined;
   #model: Supervision | undefined;
   readonly #drivers = new Map<string, { readonly driver: LinkDriver; readonly connection: string }>();
-  /** Supervision of the last state impact was asked about (one plan asks once per change). */
-  #impactCache = new WeakMap<LiveState, Supervision>();
+  /** The outlook of the last states impact was asked about (one plan asks once per change). */
+  #impactCache = new WeakMap<LiveState, { readonly state: LiveState; readonly outlook: { readonly before: Side; readonly after: Side } }>();
+  readonly #indexes = new WeakMap<LiveState, Map<string, LiveResource>>();
 
   constructor(options: PbxLinksOptions = {}) {
     this.#options = options;
@@ -153,38 +203,115 @@ export class PbxLinksEngine implements Engine {
     return JSON.stringify(CONNECTION_FIELDS.map((f) => link.body[f] ?? null));
   }
 
-  impact(change: Change, before: LiveResource | undefined, state: LiveState, ctx: EngineContext): ImpactFact[] {
-    const model = () => {
-      let m = this.#impactCache.get(state);
-      if (!m) this.#impactCache.set(state, (m = supervision(state.resources.filter((r) => WATCHED.includes(r.kind)))));
-      return m;
-    };
+  impact(change: Change, before: LiveResource | undefined, state: LiveState, ctx: EngineContext, after: LiveState = state): ImpactFact[] {
+    // `after` holds the last change of each resource; a change that is not it (a list of
+    // alternatives, or a caller without `after`) is judged with its own body.
+    const own = this.#resourceIn(after, change.kind, change.id);
+    const o = this.#outlook(state, (change.action === 'delete' ? own === undefined : own?.body === change.body) ? after : stateAfter(after, [change]), ctx);
     if (change.kind === 'PbxLink') {
-      if (change.action === 'create' || !before) return [];
-      const onLink = model().byLink.get(change.id) ?? [];
-      if (change.action === 'delete') return onLink.length > 0 ? [{ type: 'supervision-stop', engine: NAME, extensions: onLink }] : [];
-      const after = comparable('PbxLink', change.body, ctx);
-      const changed = CONNECTION_FIELDS.filter((f) => !sameJson(before.body[f], after[f]));
-      if (changed.length > 0) return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: onLink.length }];
-      // A capacity change does not reconnect: it supervises more extensions, or stops the last ones (in number order).
-      const [was, now] = [before.body.capacity, after.capacity].map((c) => (typeof c === 'number' ? c : Infinity)) as [number, number];
-      if (was === now) return [];
-      const sorted = [...onLink].sort(compareNumbers);
-      const moved = sorted.slice(Math.min(was, now), Math.max(was, now));
-      if (moved.length === 0) return [];
-      return [{ type: now > was ? 'supervision-start' : 'supervision-stop', engine: NAME, extensions: moved }];
+      const was = o.before.model.links.get(change.id);
+      const carriedBefore = o.before.model.byLink.get(change.id) ?? [];
+      const carriedAfter = o.after.model.byLink.get(change.id) ?? [];
+      if (change.action === 'delete') {
+        const stopped = carriedBefore.filter((n) => o.before.supervised.get(change.id)?.has(n));
+        return stopped.length > 0 ? [{ type: 'supervision-stop', engine: NAME, extensions: stopped }] : [];
+      }
+      if (change.action === 'create' || !before || !was) {
+        // A new link: what it does for the extensions already configured (new ones are their own change's impact).
+        const configured = new Set(o.before.model.extensions.filter((w) => w.domain === change.body.domain).map((w) => w.number));
+        return this.#classify(change.id, carriedAfter.filter((n) => configured.has(n)).sort(compareNumbers), o.after);
+      }
+      const afterBody = comparable('PbxLink', change.body, ctx);
+      const changed = CONNECTION_FIELDS.filter((f) => !sameJson(before.body[f], afterBody[f]));
+      const interrupted = carriedBefore.filter((n) => o.before.supervised.get(change.id)?.has(n)).length;
+      if (changed.length > 0) return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: interrupted }];
+      // Capacity: extensions carried before and after whose supervision starts or stops (as the driver hands its slots).
+      const sBefore = o.before.supervised.get(change.id) ?? new Set<string>();
+      const sAfter = o.after.supervised.get(change.id) ?? new Set<string>();
+      const both = carriedAfter.filter((n) => carriedBefore.includes(n)).sort(compareNumbers);
+      const facts: ImpactFact[] = [];
+      const stop = both.filter((n) => sBefore.has(n) && !sAfter.has(n));
+      const start = both.filter((n) => !sBefore.has(n) && sAfter.has(n));
+      if (stop.length > 0) facts.push({ type: 'supervision-stop', engine: NAME, extensions: stop });
+      if (start.length > 0) facts.push({ type: 'supervision-start', engine: NAME, extensions: start });
+      return facts;
     }
+    const owner = `${change.kind} ${change.id}`;
     const old = before ? extensionsOf(change.kind, before.body) : [];
     const now = change.action === 'delete' ? [] : extensionsOf(change.kind, change.body);
     const key = (x: Extension) => `${x.number}\0${x.protocol}\0${x.link}`;
     const oldKeys = new Set(old.map(key));
     const newKeys = new Set(now.map(key));
-    const stop = old.filter((x) => !newKeys.has(key(x))).map((x) => x.number);
-    const start = now.filter((x) => !oldKeys.has(key(x))).map((x) => x.number);
+    // Only extensions that were supervised stop; each new one starts or says why it will not.
+    const stop = old.filter((x) => !newKeys.has(key(x))).filter((x) => o.before.supervisedNumber(owner, x.number)).map((x) => x.number);
     const facts: ImpactFact[] = [];
     if (stop.length > 0) facts.push({ type: 'supervision-stop', engine: NAME, extensions: stop });
+    const added = now.filter((x) => !oldKeys.has(key(x)));
+    const start: string[] = [];
+    const not = new Map<string, string[]>();
+    for (const x of added) {
+      const why = o.after.whyNot(owner, x, change.action === 'delete' ? '' : String(change.body.domain));
+      if (why === undefined) start.push(x.number);
+      else not.set(why, [...(not.get(why) ?? []), x.number]);
+    }
     if (start.length > 0) facts.push({ type: 'supervision-start', engine: NAME, extensions: start });
+    for (const [reason, extensions] of not) facts.push({ type: 'not-supervised', engine: NAME, extensions, reason });
     return facts;
+  }
+
+  /** The resource `kind`/`id` of `state` (indexed once per state). */
+  #resourceIn(state: LiveState, kind: string, id: string): LiveResource | undefined {
+    let index = this.#indexes.get(state);
+    if (!index) this.#indexes.set(state, (index = new Map(state.resources.filter((r) => WATCHED.includes(r.kind)).map((r) => [`${r.kind}\0${r.id}`, r]))));
+    return index.get(`${kind}\0${id}`);
+  }
+
+  /** Start or not-supervised facts for `numbers` carried by link `id` in `side`. */
+  #classify(id: string, numbers: readonly string[], side: Side): ImpactFact[] {
+    const start: string[] = [];
+    const not = new Map<string, string[]>();
+    for (const n of numbers) {
+      const why = side.linkWhyNot(id, n);
+      if (why === undefined) start.push(n);
+      else not.set(why, [...(not.get(why) ?? []), n]);
+    }
+    const facts: ImpactFact[] = [];
+    if (start.length > 0) facts.push({ type: 'supervision-start', engine: NAME, extensions: start });
+    for (const [reason, extensions] of not) facts.push({ type: 'not-supervised', engine: NAME, extensions, reason });
+    return facts;
+  }
+
+  /**
+   * What the drivers supervise before and after a change set (one plan asks once per change,
+   * with the same states): per link, no extension without a driver ({@link missingDriver}); a
+   * new or reconnecting link hands its slots in number order ({@link byCapacity}); a running
+   * link keeps the extensions it supervises (its highest numbers stop if its capacity shrinks)
+   * and hands its free slots to the others in number order — as the CSTA driver does.
+   */
+  #outlook(state: LiveState, after: LiveState, ctx: EngineContext): { readonly before: Side; readonly after: Side } {
+    const cached = this.#impactCache.get(after);
+    if (cached && cached.state === state) return cached.outlook;
+    const m0 = supervision(state.resources.filter((r) => WATCHED.includes(r.kind)));
+    const m1 = supervision(after.resources.filter((r) => WATCHED.includes(r.kind)));
+    const s0 = new Map<string, ReadonlySet<string>>();
+    for (const [id, l] of m0.links) s0.set(id, driverOf(l) ? new Set<string>() : new Set(byCapacity(m0.byLink.get(id) ?? [], capacityOf(l)).within));
+    const s1 = new Map<string, ReadonlySet<string>>();
+    for (const [id, l] of m1.links) {
+      const carried = m1.byLink.get(id) ?? [];
+      const was = m0.links.get(id);
+      const body = comparable('PbxLink', l.body, ctx);
+      if (driverOf(l)) s1.set(id, new Set<string>());
+      else if (!was || driverOf(was) || CONNECTION_FIELDS.some((f) => !sameJson(was.body[f], body[f]))) s1.set(id, new Set(byCapacity(carried, capacityOf(l)).within));
+      else {
+        const kept = byCapacity(carried.filter((n) => s0.get(id)?.has(n)), capacityOf(l)).within;
+        const free = (capacityOf(l) ?? Infinity) - kept.length;
+        const waiting = byCapacity(carried.filter((n) => !kept.includes(n)), free).within;
+        s1.set(id, new Set([...kept, ...waiting]));
+      }
+    }
+    const outlook = { before: side(m0, s0), after: side(m1, s1) };
+    this.#impactCache.set(after, { state, outlook });
+    return outlook;
   }
 
   /** Each link's status (connection status screen, §10.4). */

@@ -5,12 +5,15 @@
  * one runs (its status lists each import and directory with its schedule and next run) and
  * what a change means for it: a new import or directory runs a first synchronization, and one
  * whose source, connection (including its filter and credentials), mapping or fields change
- * must run again (`sync-rerun`). A directory of type `disabled` never synchronizes.
+ * must run again (`sync-rerun`). A directory of type `disabled` never synchronizes; one whose
+ * serverType this runtime does not read (src/sync/directory-run.ts) is said so
+ * (`sync-unsupported`), never promised a run.
  */
 import type { KindName } from '../../model/kinds.js';
 import type { CommittedEvent } from '../core.js';
 import type { Engine, EngineContext, EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
+import { synchronizes, SYNCHRONIZED_SERVER_TYPES } from '../../sync/directory-run.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
 
 type Body = Readonly<Record<string, unknown>>;
@@ -137,6 +140,11 @@ export class SyncSchedulesEngine implements Engine {
     const target = `${change.kind} ${change.id}`;
     if (change.action === 'delete' || change.kind === 'ApplicationParameter') return [];
     if (change.kind === 'Directory' && change.body.type === 'disabled') return [];
+    // A run of a type the runtime does not read always fails: say so instead of promising one.
+    if (change.kind === 'Directory' && !synchronizes(change.body.serverType)) {
+      const was = before && before.body.type !== 'disabled' && !synchronizes(before.body.serverType);
+      return was && before.body.serverType === change.body.serverType ? [] : [{ type: 'sync-unsupported', engine: NAME, target, reason: `directory type ${String(change.body.serverType)} is not synchronized by this runtime (only ${SYNCHRONIZED_SERVER_TYPES.join(' and ')} are)` }];
+    }
     if (change.action === 'create' || !before) return [{ type: 'sync-rerun', engine: NAME, target, reason: 'new: runs a first synchronization' }];
     const after = comparable(change.kind, change.body, ctx);
     const changed = (RERUN_FIELDS[change.kind] ?? []).filter((f) => !sameJson(before.body[f], after[f]));
