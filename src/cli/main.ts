@@ -206,7 +206,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
 
   const status = program
     .command('status')
-    .description("the runtime's revision, its engines, and each user import's schedule and last run (start, end, counts); `status links`, `status extensions` for the PBX links")
+    .description("the runtime's revision, its engines, and each user import's schedule and last run (start, end, counts); `status links`, `status extensions` for the PBX links; `status licences` for the licences")
     .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the data directory)')
     .option('--data-dir <dir>', 'the runtime data directory', '.switchboard')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
@@ -227,6 +227,16 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .addOption(new Option('--format <format>', 'output format (default text)').choices(['text', 'json']))
     .action(async (opts: { runtime?: string; dataDir?: string; format?: 'text' | 'json' }) => {
       await runWith(async () => (await import('./links.js')).linksCommand(withStatusOptions(opts), io));
+    });
+  status
+    .command('licences')
+    .description('per company and application: licences available (the License), used (distinct users authorized, directly or through a group) and free (manual §3.3.2)')
+    .option('--company <name>', "only this company's licences")
+    .option('--runtime <url>', 'a running switchboard serve (default: SWITCHBOARD_RUNTIME, else the embedded runtime)')
+    .option('--data-dir <dir>', 'the embedded runtime data directory (default .switchboard)')
+    .addOption(new Option('--format <format>', 'output format (default text)').choices(['text', 'json']))
+    .action(async (opts: { company?: string; runtime?: string; dataDir?: string; format?: 'text' | 'json' }) => {
+      await runWith(async () => (await import('./licences.js')).licencesCommand(withStatusOptions(opts), io));
     });
   status
     .command('extensions')

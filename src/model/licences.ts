@@ -55,3 +55,40 @@ export function licencesAvailable(resources: Iterable<AnyResource>): Map<string,
   for (const r of resources) if (r.kind === 'License' && typeof r.body.available === 'number') out.set(r.id, r.body.available);
   return out;
 }
+
+/**
+ * One row of the licence screen (§3.3.2): of an application in a company, how many licences
+ * the License gives (`available`, 0 without one), how many distinct users are authorized for it
+ * (`used`, counted by {@link applicationUsers}, the count plan and the runtime's refusals use),
+ * and `free` = available − used (negative only if use already exceeds the licence).
+ */
+export interface LicenceStatus {
+  readonly company: string;
+  readonly application: string;
+  readonly available: number;
+  readonly used: number;
+  readonly free: number;
+}
+
+/**
+ * The licence screen over a set of resources: one row per License and per application used
+ * without one, sorted by company then application. Only what `resources` holds counts: pass
+ * one company's resources for that company's screen.
+ */
+export function licenceStatus(resources: Iterable<AnyResource>): LicenceStatus[] {
+  const list = [...resources];
+  const used = applicationUsers(list);
+  const available = licencesAvailable(list);
+  const rows = new Map<string, { company: string; application: string }>();
+  for (const r of list) {
+    if (r.kind === 'License' && typeof r.body.company === 'string' && typeof r.body.application === 'string') rows.set(r.id, { company: r.body.company, application: r.body.application });
+  }
+  for (const [company, apps] of used) for (const [application, users] of apps) if (users.size > 0) rows.set(`${company}/${application}`, { company, application });
+  return [...rows.values()]
+    .sort((a, b) => (a.company < b.company ? -1 : a.company > b.company ? 1 : a.application < b.application ? -1 : a.application > b.application ? 1 : 0))
+    .map(({ company, application }) => {
+      const a = available.get(`${company}/${application}`) ?? 0;
+      const u = used.get(company)?.get(application)?.size ?? 0;
+      return { company, application, available: a, used: u, free: a - u };
+    });
+}

@@ -4,6 +4,7 @@
  * asynchronously beside it.
  */
 import type { KindName } from '../model/kinds.js';
+import type { LicenceStatus } from '../model/licences.js';
 import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveResource, LiveState, RuntimeStatus, LinkStatus, ExtensionQuery, ExtensionStatus } from './types.js';
 
 /** Who is calling: a super user (all companies) or an admin of some companies. */
@@ -37,6 +38,8 @@ export interface RuntimeCore {
   audit(query?: { readonly limit?: number; readonly via?: ChangeVia; readonly sinceRevision?: number; readonly principal?: Principal }): AuditEntry[];
   status(principal?: Principal): RuntimeStatus;
   links(principal?: Principal): LinkStatus[];
+  /** The licence screen (§3.3.2) of the resources `state(filter)` returns. */
+  licences(filter?: { readonly company?: string; readonly principal?: Principal }): LicenceStatus[];
   extensions(query?: ExtensionQuery, principal?: Principal): ExtensionStatus[];
   /** Committed change sets, including those committed by another process on the same store. */
   subscribe(listener: (event: CommittedEvent) => void): () => void;

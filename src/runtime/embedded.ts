@@ -33,6 +33,7 @@ export async function openEmbedded(dir: string = DEFAULT_DATA_DIR, options: { re
     audit: async (query) => runtime.audit(query ?? {}),
     status: async () => runtime.status(),
     links: async () => runtime.links(),
+    licences: async (filter) => runtime.licences({ ...(filter?.company !== undefined ? { company: filter.company } : {}) }),
     extensions: async (query) => runtime.extensions(query ?? {}),
     close: () => runtime.close(),
   };

@@ -11,6 +11,7 @@
  * A request nested deeper than the server accepts is refused before it is sent, and an answer
  * nested deeper than any runtime's is refused before the caller walks it (json-depth.ts).
  */
+import type { LicenceStatus } from '../model/licences.js';
 import { describeJsonPath, MAX_JSON_DEPTH, tooDeepAt } from './json-depth.js';
 import type { AuditEntry, Change, ChangeImpact, ChangeSet, ChangeSetResult, ChangeVia, LiveState, RuntimeClient, RuntimeStatus, LinkStatus, ExtensionQuery, ExtensionStatus } from './types.js';
 
@@ -101,6 +102,10 @@ class HttpRuntimeClient implements RuntimeClient {
 
   links(): Promise<LinkStatus[]> {
     return this.call<LinkStatus[]>('GET', '/v1/links');
+  }
+
+  licences(filter?: { readonly company?: string }): Promise<LicenceStatus[]> {
+    return this.call<LicenceStatus[]>('GET', '/v1/licences', { query: { company: filter?.company } });
   }
 
   extensions(query: ExtensionQuery = {}): Promise<ExtensionStatus[]> {

@@ -35,6 +35,7 @@ import { EngineHost, builtinEngines, type Engine, type EngineHostOptions } from 
 import { silentLog, type Log } from '../log.js';
 import { JsonTooDeepError, MAX_JSON_DEPTH, tooDeepAt } from './json-depth.js';
 import { EXTENSION_KINDS } from '../model/extensions.js';
+import { licenceStatus, type LicenceStatus } from '../model/licences.js';
 import { PbxLinksEngine, type ExtensionQuery, type ExtensionStatus, type LinkStatus } from './engines/pbx-links.js';
 import { AuditEncoder, COMPRESS_ABOVE, DB_FILE, encodeAudit, jsonOf, Store, type AuditInput, type EncodedAudit, type ResourceRow } from './store.js';
 import {
@@ -315,6 +316,11 @@ export class Runtime implements RuntimeCore {
 
   status(principal?: Principal): RuntimeStatus {
     return { revision: this.revision(), engines: this.#host.status(principal ? (c) => canAccessCompany(principal, c) : undefined) };
+  }
+
+  /** The licence screen (§3.3.2): counted over exactly the resources `state(filter)` returns. */
+  licences(filter: { readonly company?: string; readonly principal?: Principal } = {}): LicenceStatus[] {
+    return licenceStatus(this.state(filter).resources);
   }
 
   /** Each PBX link's status (§10.4), as the running `pbx-links` engine sees it, else as configured. */

@@ -10,9 +10,10 @@
  * unchanged one (docs/runtime.md, "Secrets").
  */
 import type { KindName } from '../model/kinds.js';
+import type { LicenceStatus } from '../model/licences.js';
 import type { ExtensionQuery, ExtensionStatus, LinkStatus } from './engines/pbx-links.js';
 
-export type { ExtensionQuery, ExtensionStatus, LinkStatus };
+export type { ExtensionQuery, ExtensionStatus, LicenceStatus, LinkStatus };
 
 /**
  * Who manages a live resource. `config`: applied from YAML (plan/apply, watch); `api`: created
@@ -168,6 +169,8 @@ export interface RuntimeClient {
   status(): Promise<RuntimeStatus>;
   /** Each PBX link's connection status (manual §10.4). */
   links(): Promise<LinkStatus[]>;
+  /** Available, used and free licences per application and company (manual §3.3.2), optionally one company's. */
+  licences(filter?: { readonly company?: string }): Promise<LicenceStatus[]>;
   /** The configured extensions' status (manual §10.5), in number order, optionally a range. */
   extensions(query?: ExtensionQuery): Promise<ExtensionStatus[]>;
   close(): Promise<void>;

@@ -487,6 +487,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return runtime.status(view);
   });
 
+  // The licence screen (manual §3.3.2): counted over the resources the view may read.
+  app.get('/v1/licences', async (req) => {
+    const { view, company } = viewOf(req, 'read the licences of');
+    return runtime.licences(company === undefined ? { principal: view } : { company, principal: view });
+  });
+
   // PBX links (manual §10.4) and supervised extensions (§10.5), as the running engine sees them.
   app.get('/v1/links', async (req) => {
     const { view } = viewOf(req, 'read the links of');

@@ -44,6 +44,17 @@ const LINK_STATUS = {
     probedAt: { type: 'string', format: 'date-time' },
   },
 };
+const LICENCE_STATUS = {
+  type: 'object',
+  required: ['company', 'application', 'available', 'used', 'free'],
+  properties: {
+    company: { type: 'string' },
+    application: { type: 'string', description: 'As in the License and the authorizations, e.g. `Caller`.' },
+    available: { type: 'integer', description: 'From the License of this company and application; 0 without one.' },
+    used: { type: 'integer', description: 'Distinct users authorized for the application, directly or through a group (§7.4.1): the count plan and the runtime refuse by.' },
+    free: { type: 'integer', description: '`available - used`; negative only if use already exceeds the licence.' },
+  },
+};
 const EXTENSION_STATUS = {
   type: 'object',
   required: ['extension', 'company', 'domain', 'type', 'owner', 'supervision', 'callState'],
@@ -329,6 +340,15 @@ export function openapiDocument(): Schema {
           security,
           parameters: [companyParam],
           responses: { 200: response('The links the administrator may see.', { type: 'array', items: LINK_STATUS }), ...errors },
+        },
+      },
+      '/v1/licences': {
+        get: {
+          summary: 'Available, used and free licences per application and company (manual §3.3.2)',
+          description: 'One row per License, and per application used without one (available 0), sorted by company then application. See docs/runtime.md.',
+          security,
+          parameters: [companyParam],
+          responses: { 200: response("The licences of the companies the administrator may see.", { type: 'array', items: LICENCE_STATUS }), ...errors },
         },
       },
       '/v1/extensions': {

@@ -125,7 +125,7 @@ describe('README — Concepts', () => {
 });
 
 describe('README — switchboard serve and token create (compiled CLI)', () => {
-  it('the README example: serve a data directory, then plan with SWITCHBOARD_RUNTIME and SWITCHBOARD_TOKEN=$(cat DIR/admin.token); the endpoints it lists; status links and status extensions print the README\'s columns', async () => {
+  it('the README example: serve a data directory, then plan with SWITCHBOARD_RUNTIME and SWITCHBOARD_TOKEN=$(cat DIR/admin.token); the endpoints it lists; status links and status extensions print the README\'s columns, status licences its example', async () => {
     const cwd = quickstartWorkDir();
     const dataDir = path.join(cwd, 'var/lib/switchboard');
     // README: npx switchboard serve --data-dir /var/lib/switchboard &  (here on a free port)
@@ -165,6 +165,14 @@ describe('README — switchboard serve and token create (compiled CLI)', () => {
     const [extensionsHeader] = blocks(readmeSection('### `switchboard status extensions [--from N] [--to N] [--link ID] [--limit N] [--runtime URL] [--format text|json]`'))[0]!.split('\n').slice(1);
     expect(extensions.stdout.split('\n')[0]!.split(/\s{2,}/)).toEqual(extensionsHeader!.split(/\s{2,}/));
     expect(extensions.stdout.split('\n').filter((l) => /^100\d/.test(l))).toHaveLength(5);
+    // status licences: the README's example, literally, from the serving runtime and the embedded one on its data directory
+    const licencesExample = blocks(readmeSection('### `switchboard status licences [--company NAME] [--runtime URL] [--data-dir DIR] [--format text|json]`'))[0]!.split('\n');
+    expect(licencesExample[0]).toBe('$ npx switchboard status licences');
+    const licences = await sbAsync(['status', 'licences'], { cwd, env });
+    expect(licences.stderr).toBe('');
+    expect(licences.stdout.trimEnd()).toBe(licencesExample.slice(1).join('\n').trimEnd());
+    const embedded = await sbAsync(['status', 'licences', '--data-dir', dataDir], { cwd, env: QUICK_ENV });
+    expect(embedded.stdout.trimEnd()).toBe(licencesExample.slice(1).join('\n').trimEnd());
     expect(await stop(served.child)).toBe(0);
   });
 

@@ -60,7 +60,7 @@ describe('README — quickstart', () => {
 });
 
 describe('README — commands', () => {
-  const commands = ['plan', 'apply', 'watch', 'history', 'export', 'status', 'status links', 'status extensions'];
+  const commands = ['plan', 'apply', 'watch', 'history', 'export', 'status', 'status links', 'status extensions', 'status licences'];
 
   it.each(commands)('%s takes --help (exit 0)', (command) => {
     const r = sb([...command.split(' '), '--help'], { cwd: process.cwd() });

@@ -68,6 +68,7 @@ async function manualWatcher(options: { down?: () => boolean; beforeApply?: (n: 
     audit: async (q) => (fail(), real.audit(q)),
     status: async () => (fail(), real.status()),
     links: async () => real.links(),
+    licences: async (f) => real.licences(f),
     extensions: async (q) => real.extensions(q),
     apply: async (cs) => {
       fail();

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { validateConfig } from '../../src/validate/validate.js';
 import { processSecretSource } from '../../src/config/secrets.js';
 import { getPath } from '../../src/model/resource.js';
+import { licenceStatus } from '../../src/model/licences.js';
 import type { Change, ChangeImpact, LiveResource, LiveState, RuntimeClient } from '../../src/runtime/types.js';
 import type { DesiredState } from '../../src/model/resource.js';
 
@@ -47,6 +48,7 @@ export function fixtureRuntime(live: LiveState, options: FixtureOptions = {}): R
     audit: async () => [],
     status: async () => ({ revision: live.revision, engines: [] }),
     links: async () => [],
+    licences: async () => licenceStatus(live.resources),
     extensions: async () => [],
     close: async () => {},
   };

@@ -80,6 +80,7 @@ const endpoints: Endpoint[] = [
   },
   { name: 'GET /v1/audit?company', request: (c) => ({ method: 'GET', path: `/v1/audit?company=${c}` }), ok: 200 },
   { name: 'GET /v1/status?company', request: (c) => ({ method: 'GET', path: `/v1/status?company=${c}` }), ok: 200 },
+  { name: 'GET /v1/licences?company', request: (c) => ({ method: 'GET', path: `/v1/licences?company=${c}` }), ok: 200 },
   { name: 'GET /v1/links?company', request: (c) => ({ method: 'GET', path: `/v1/links?company=${c}` }), ok: 200 },
   { name: 'GET /v1/extensions?company', request: (c) => ({ method: 'GET', path: `/v1/extensions?company=${c}` }), ok: 200 },
   { name: 'GET /v1/events?company', request: (c) => ({ method: 'GET', path: `/v1/events?company=${c}` }), ok: 200 },

@@ -32,6 +32,7 @@ function flaky(client: RuntimeClient) {
     audit: async (q) => (fail(), client.audit(q)),
     status: async () => (fail(), client.status()),
     links: async () => (fail(), client.links()),
+    licences: async (f) => (fail(), client.licences(f)),
     extensions: async (q) => (fail(), client.extensions(q)),
     apply: async (cs) => {
       fail();
