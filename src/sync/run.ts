@@ -125,6 +125,12 @@ export class SyncError extends Error {
 }
 
 /** Run the user import `id` (`company/domain/name`) once. Never throws for source problems: the record says what happened. */
+/** User-import sources this runtime reads (an `a5000` import is stored, never run). */
+export const IMPORTED_SOURCES = ['ldap', 'activeDirectory'] as const;
+
+/** Does this runtime run imports of `source`? The sync-schedules engine's impact asks the same. */
+export const importsSource = (source: unknown): boolean => (IMPORTED_SOURCES as readonly unknown[]).includes(source);
+
 export async function runUserImport(rt: Runtime, id: string, options: RunOptions = {}): Promise<RunRecord> {
   const now = options.now ?? (() => new Date());
   const startedAt = now().toISOString();
@@ -139,8 +145,8 @@ export async function runUserImport(rt: Runtime, id: string, options: RunOptions
     writeSyncState(rt.dataDir, 'UserImport', id, { identifiers: identifiers ?? state.identifiers, runs: [...state.runs, kept].slice(-KEEP_RUNS) });
     return record;
   };
-  if (imp.body.source === 'a5000') {
-    return finish({ outcome: 'failed', message: 'A5000 INT imports are not supported by this runtime: only ldap and activeDirectory', sourceEntries: 0, managed: 0, counts: ZERO, notes: [] });
+  if (!importsSource(imp.body.source)) {
+    return finish({ outcome: 'failed', message: `${imp.body.source === 'a5000' ? 'A5000 INT' : String(imp.body.source)} imports are not supported by this runtime: only ${IMPORTED_SOURCES.join(' and ')}`, sourceEntries: 0, managed: 0, counts: ZERO, notes: [] });
   }
   const c = (imp.body.connection ?? {}) as Record<string, unknown>;
   if (typeof c.host !== 'string' || typeof c.baseDn !== 'string') {

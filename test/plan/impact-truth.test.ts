@@ -123,12 +123,39 @@ describe('supervision in the runtime impact', () => {
     ]);
   });
 
+  it('a CSTA link turned VTI-XML restarts, and then supervises none of its extensions', async () => {
+    const rt = await runtime();
+    rt.apply(changeSet(0, creates(quickstart())));
+    const link = rt.get('PbxLink', 'acme/paris/pbx')!;
+    expect(rt.impact([{ action: 'update', kind: 'PbxLink', id: link.id, body: { ...link.body, protocol: 'vtixml' } }])[0]?.facts).toEqual([
+      { type: 'restart', engine: 'pbx-links', target: 'PbxLink acme/paris/pbx', reason: 'protocol changed: the link reconnects', extensionsInterrupted: 5 },
+      { type: 'not-supervised', engine: 'pbx-links', extensions: ['1001', '1002', '1003', '1004', '1005'], reason: 'no VTI-XML driver (PbxLink acme/paris/pbx)' },
+    ]);
+  });
+
+  it('an A5000 INT import is not promised a run; an LDAP one is', async () => {
+    const rt = await runtime();
+    rt.apply(changeSet(0, creates(quickstart())));
+    const a5000 = { domain: 'acme/paris', name: 'int', source: 'a5000' };
+    expect(rt.impact([{ action: 'create', kind: 'UserImport', id: 'acme/paris/int', body: a5000 }])).toEqual([
+      { index: 0, facts: [{ type: 'sync-unsupported', engine: 'sync-schedules', target: 'UserImport acme/paris/int', reason: 'import source a5000 is not imported by this runtime (only ldap and activeDirectory are)' }] },
+    ]);
+    const ldap = { domain: 'acme/paris', name: 'ad', source: 'ldap', connection: { host: 'dc1', port: 389, baseDn: 'dc=acme' } };
+    expect(rt.impact([{ action: 'create', kind: 'UserImport', id: 'acme/paris/ad', body: ldap }])[0]?.facts).toEqual([{ type: 'sync-rerun', engine: 'sync-schedules', target: 'UserImport acme/paris/ad', reason: 'new: runs a first synchronization' }]);
+  });
+
   it('a directory of a type the runtime does not read: no synchronization promised, on create or update', async () => {
     const rt = await runtime();
     rt.apply(changeSet(0, creates(quickstart())));
     const dir = { domain: 'acme/paris', name: 'tws', serverType: 'TWSUsers' };
     expect(rt.impact([{ action: 'create', kind: 'Directory', id: 'acme/paris/tws', body: dir }])).toEqual([
       { index: 0, facts: [{ type: 'sync-unsupported', engine: 'sync-schedules', target: 'Directory acme/paris/tws', reason: 'directory type TWSUsers is not synchronized by this runtime (only LDAP and CSV are)' }] },
+    ]);
+    // An LDAP directory turned TWSUsers: its synchronization stops being possible, and the plan says so.
+    const ldap = { domain: 'acme/paris', name: 'ldap', serverType: 'LDAP', connection: { host: 'ldap1', port: 389, baseDn: 'dc=acme' } };
+    expect(rt.apply(changeSet(rt.state().revision, [{ action: 'create', kind: 'Directory', id: 'acme/paris/ldap', body: ldap }]))).toMatchObject({ ok: true });
+    expect(rt.impact([{ action: 'update', kind: 'Directory', id: 'acme/paris/ldap', body: { ...ldap, serverType: 'TWSUsers' } }])[0]?.facts).toEqual([
+      { type: 'sync-unsupported', engine: 'sync-schedules', target: 'Directory acme/paris/ldap', reason: 'directory type TWSUsers is not synchronized by this runtime (only LDAP and CSV are)' },
     ]);
   });
 });

@@ -224,7 +224,12 @@ export class PbxLinksEngine implements Engine {
       const afterBody = comparable('PbxLink', change.body, ctx);
       const changed = CONNECTION_FIELDS.filter((f) => !sameJson(before.body[f], afterBody[f]));
       const interrupted = carriedBefore.filter((n) => o.before.supervised.get(change.id)?.has(n)).length;
-      if (changed.length > 0) return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: interrupted }];
+      if (changed.length > 0) {
+        // After reconnecting, the extensions it keeps carrying that it will not supervise (no driver any more, over capacity).
+        const kept = carriedAfter.filter((n) => carriedBefore.includes(n)).sort(compareNumbers);
+        const not = this.#classify(change.id, kept, o.after).filter((f) => f.type === 'not-supervised');
+        return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: interrupted }, ...not];
+      }
       // Capacity: extensions carried before and after whose supervision starts or stops (as the driver hands its slots).
       const sBefore = o.before.supervised.get(change.id) ?? new Set<string>();
       const sAfter = o.after.supervised.get(change.id) ?? new Set<string>();

@@ -14,6 +14,7 @@ import type { CommittedEvent } from '../core.js';
 import type { Engine, EngineContext, EngineReport } from '../engines.js';
 import type { Change, ImpactFact, LiveResource, LiveState } from '../types.js';
 import { synchronizes, SYNCHRONIZED_SERVER_TYPES } from '../../sync/directory-run.js';
+import { importsSource, IMPORTED_SOURCES } from '../../sync/run.js';
 import { comparable, companyOfDomain, sameJson } from './util.js';
 
 type Body = Readonly<Record<string, unknown>>;
@@ -144,6 +145,10 @@ export class SyncSchedulesEngine implements Engine {
     if (change.kind === 'Directory' && !synchronizes(change.body.serverType)) {
       const was = before && before.body.type !== 'disabled' && !synchronizes(before.body.serverType);
       return was && before.body.serverType === change.body.serverType ? [] : [{ type: 'sync-unsupported', engine: NAME, target, reason: `directory type ${String(change.body.serverType)} is not synchronized by this runtime (only ${SYNCHRONIZED_SERVER_TYPES.join(' and ')} are)` }];
+    }
+    if (change.kind === 'UserImport' && !importsSource(change.body.source)) {
+      const was = before && !importsSource(before.body.source);
+      return was && before.body.source === change.body.source ? [] : [{ type: 'sync-unsupported', engine: NAME, target, reason: `import source ${String(change.body.source)} is not imported by this runtime (only ${IMPORTED_SOURCES.join(' and ')} are)` }];
     }
     if (change.action === 'create' || !before) return [{ type: 'sync-rerun', engine: NAME, target, reason: 'new: runs a first synchronization' }];
     const after = comparable(change.kind, change.body, ctx);
