@@ -22,7 +22,12 @@ export function qualify(ref: string, fromDomain: string): string {
 /** company → application → set of user ids. */
 export type ApplicationUsers = Map<string, Map<string, Set<string>>>;
 
-export function applicationUsers(resources: Iterable<AnyResource>): ApplicationUsers {
+/**
+ * The one licence count: validate (`license-exceeded`, and so the runtime's refusals), the plan's
+ * licence impact and the licence screen all read it. `isUser`, when given, drops references to
+ * users that do not exist (validate reports those itself); live states hold none.
+ */
+export function applicationUsers(resources: Iterable<AnyResource>, isUser?: (id: string) => boolean): ApplicationUsers {
   const members = new Map<string, string[]>();
   const grants: { domain: string; application: string; grantee: Record<string, unknown> }[] = [];
   for (const r of resources) {
@@ -44,7 +49,7 @@ export function applicationUsers(resources: Iterable<AnyResource>): ApplicationU
     if (!apps) out.set(company, (apps = new Map()));
     let set = apps.get(g.application);
     if (!set) apps.set(g.application, (set = new Set()));
-    for (const u of users) set.add(u);
+    for (const u of users) if (!isUser || isUser(u)) set.add(u);
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { fieldRef } from '../config/parse.js';
 import type { KindName } from '../model/kinds.js';
 import { all, get, type DesiredState, type Resource } from '../model/resource.js';
 import { byCapacity, EXTENSION_KINDS, expandNumbers, supervision } from '../model/extensions.js';
+import { applicationUsers } from '../model/licences.js';
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
 import { checkSyncSources } from './sync-rules.js';
@@ -391,7 +392,9 @@ function checkAuthorizations(ctx: RuleContext): Authorized {
 function checkLicences(ctx: RuleContext, authorized: Authorized): void {
   const licences = new Map<string, Resource>();
   for (const l of all(ctx.state, 'License')) licences.set(l.id, l);
-  for (const [company, apps] of authorized) {
+  // Counted by the function plan and `status licences` use; `authorized` only locates the diagnostic.
+  const knownUsers = ctx.known.get('User')!;
+  for (const [company, apps] of applicationUsers(ctx.state.resources, (id) => knownUsers.has(id))) {
     for (const [app, users] of apps) {
       if (users.size === 0) continue;
       const licence = licences.get(`${company}/${app}`);
@@ -402,7 +405,7 @@ function checkLicences(ctx: RuleContext, authorized: Authorized): void {
       const msg = `${users.size} distinct user${users.size === 1 ? '' : 's'} of company '${company}' are authorized for ${app} (groups expanded), but ${licence ? `the licence allows ${available}` : 'no License for it is declared'}: raise 'available' or authorize fewer users`;
       if (licence) ctx.error('license-exceeded', msg, licence, ['available']);
       else {
-        const first = [...users.values()][0]!;
+        const first = authorized.get(company)?.get(app)?.values().next().value ?? all(ctx.state, 'Authorization').find((a) => (a.body as Body).domain !== undefined && companyOf((a.body as Body).domain as string) === company && ((a.body as Body).object as Body | undefined)?.application === app)!;
         ctx.error('license-exceeded', msg, first, ['object', 'application']);
       }
     }

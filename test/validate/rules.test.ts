@@ -800,6 +800,24 @@ const cases: Case[] = [
   },
   {
     rule: 'license-exceeded',
+    name: 'a member that does not exist is reported where it is named and uses no licence',
+    files: {
+      'groups.yaml': header('Group') + yaml`
+        domain: acme/paris
+        name: All
+        members: [alice, bruno, ghost]
+      `,
+      'licences.yaml': header('License') + yaml`
+        company: acme
+        items:
+          - application: Alerter
+            available: 2
+      `,
+    },
+    expect: ['groups.yaml:5:25 unresolved-reference'],
+  },
+  {
+    rule: 'license-exceeded',
     name: 'no License declared: at the first authorization granting the application',
     files: { 'licences.yaml': null },
     expect: ['authorizations.yaml:5:16 license-exceeded'],
