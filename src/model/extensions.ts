@@ -97,6 +97,8 @@ export interface Wanted {
   readonly protocol: LinkProtocol | undefined;
   readonly owner: string;
   readonly link: string | undefined;
+  /** The link name its device names, if any (`link` is then that link, or undefined when the domain has none of that name). */
+  readonly named: string | undefined;
 }
 
 /** Which link supervises which extensions, for a set of live resources. */
@@ -131,7 +133,7 @@ export function supervision(resources: readonly ResourceLike[]): Supervision {
     if (typeof domain !== 'string') continue;
     for (const x of extensionsOf(r.kind, r.body)) {
       const link = x.link !== undefined ? links.get(`${domain}/${x.link}`) : byDomain.get(`${domain}\0${x.protocol}`);
-      extensions.push({ number: x.number, domain, protocol: x.protocol, owner: `${r.kind} ${r.id}`, link: link?.id });
+      extensions.push({ number: x.number, domain, protocol: x.protocol, owner: `${r.kind} ${r.id}`, link: link?.id, named: x.link });
       if (link) byLink.get(link.id)!.push(x.number);
       else unsupervised.set(companyOfDomain(domain), (unsupervised.get(companyOfDomain(domain)) ?? 0) + 1);
     }

@@ -133,6 +133,24 @@ describe('supervision in the runtime impact', () => {
     ]);
   });
 
+  it('a deleted link: its extensions stop, then the next link of the domain carries those naming no link, as far as its capacity goes', async () => {
+    const rt = await runtime();
+    rt.apply(changeSet(0, creates(quickstart())));
+    const link = rt.get('PbxLink', 'acme/paris/pbx')!;
+    // A second CSTA link, later in name order, with room for 3 of the 5.
+    const spare = { ...link.body, name: 'pbx2', ip: '192.0.2.30', capacity: 3, password: 'spare-Pa55w0rd' };
+    // Four users whose devices name no link: carried by the first CSTA link by name, pbx.
+    const applied = rt.apply(changeSet(rt.state().revision, [{ action: 'create', kind: 'PbxLink', id: 'acme/paris/pbx2', body: spare }, ...moreUsers(4, 3000)]));
+    expect(applied.ok ? 'ok' : JSON.stringify(applied)).toBe('ok');
+    expect(rt.impact([{ action: 'delete', kind: 'PbxLink', id: link.id }])[0]?.facts).toEqual([
+      { type: 'supervision-stop', engine: 'pbx-links', extensions: ['1001', '1002', '1003', '1004', '1005', '3000', '3001', '3002', '3003'] },
+      { type: 'supervision-start', engine: 'pbx-links', extensions: ['3000', '3001', '3002'] },
+      { type: 'not-supervised', engine: 'pbx-links', extensions: ['3003'], reason: 'over capacity: PbxLink acme/paris/pbx2 supervises at most 3 extensions' },
+      // quickstart's devices name link pbx: no other link carries them.
+      { type: 'not-supervised', engine: 'pbx-links', extensions: ['1001', '1002', '1003', '1004', '1005'], reason: "no link 'pbx' in domain acme/paris" },
+    ]);
+  });
+
   it('an A5000 INT import is not promised a run; an LDAP one is', async () => {
     const rt = await runtime();
     rt.apply(changeSet(0, creates(quickstart())));

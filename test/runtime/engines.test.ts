@@ -178,8 +178,15 @@ describe('impact', () => {
     // Same password as a value (what a plan sends): no change. A new password: restart.
     expect(rt.impact([{ action: 'update', kind: 'PbxLink', id: link.id, body: { ...link.body, password: CSTA_PASSWORD, capacity: 300 } }])).toEqual([]);
     expect(rt.impact([{ action: 'update', kind: 'PbxLink', id: link.id, body: { ...link.body, password: 'other-Pa55' } }])[0]!.facts[0]).toMatchObject({ type: 'restart', reason: 'password changed: the link reconnects' });
+    // Deleted: supervision stops, and the devices (which name the link) stay configured, not supervised.
     expect(rt.impact([{ action: 'delete', kind: 'PbxLink', id: link.id }])).toEqual([
-      { index: 0, facts: [{ type: 'supervision-stop', engine: 'pbx-links', extensions: ['1001', '1002', '1003', '1004', '1005'] }] },
+      {
+        index: 0,
+        facts: [
+          { type: 'supervision-stop', engine: 'pbx-links', extensions: ['1001', '1002', '1003', '1004', '1005'] },
+          { type: 'not-supervised', engine: 'pbx-links', extensions: ['1001', '1002', '1003', '1004', '1005'], reason: "no link 'pbx' in domain acme/paris" },
+        ],
+      },
     ]);
   });
 

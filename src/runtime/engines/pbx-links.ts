@@ -88,6 +88,8 @@ const PROTOCOL_NAME: Readonly<Record<LinkProtocol, string>> = { vtixml: 'VTI-XML
 
 /** One side (before or after) of a change set: which link carries each extension, and whether it is supervised. */
 interface Side {
+  /** Extension `number` of resource `owner` (`Kind id`), with the link that carries it (indexed). */
+  wanted(owner: string, number: string): Wanted | undefined;
   /** Is extension `number` of resource `owner` (`Kind id`) supervised? */
   supervisedNumber(owner: string, number: string): boolean;
   /** Why extension `x` of `owner` will not be supervised, or undefined when it will. */
@@ -114,6 +116,7 @@ function side(model: Supervision, supervised: ReadonlyMap<string, ReadonlySet<st
   return {
     model,
     supervised,
+    wanted,
     supervisedNumber: (owner, number) => {
       const w = wanted(owner, number);
       return w?.link !== undefined && supervised.get(w.link)?.has(number) === true;
@@ -214,7 +217,22 @@ export class PbxLinksEngine implements Engine {
       const carriedAfter = o.after.model.byLink.get(change.id) ?? [];
       if (change.action === 'delete') {
         const stopped = carriedBefore.filter((n) => o.before.supervised.get(change.id)?.has(n));
-        return stopped.length > 0 ? [{ type: 'supervision-stop', engine: NAME, extensions: stopped }] : [];
+        const facts: ImpactFact[] = stopped.length > 0 ? [{ type: 'supervision-stop', engine: NAME, extensions: stopped }] : [];
+        // Its extensions that another link of the domain carries afterwards (the next default link): what that link does with them.
+        const moved = new Map<string, string[]>();
+        const orphans = new Map<string, string[]>();
+        for (const w of o.before.model.extensions) {
+          if (w.link !== change.id) continue;
+          const next = o.after.wanted(w.owner, w.number);
+          if (next?.link !== undefined) moved.set(next.link, [...(moved.get(next.link) ?? []), w.number]);
+          else if (next) {
+            const why = o.after.whyNot(next.owner, { number: next.number, protocol: next.protocol, link: next.named }, next.domain)!;
+            orphans.set(why, [...(orphans.get(why) ?? []), next.number]);
+          }
+        }
+        for (const [next, numbers] of moved) facts.push(...this.#classify(next, numbers.sort(compareNumbers), o.after));
+        for (const [reason, numbers] of orphans) facts.push({ type: 'not-supervised', engine: NAME, extensions: numbers.sort(compareNumbers), reason });
+        return facts;
       }
       if (change.action === 'create' || !before || !was) {
         // A new link: what it does for the extensions already configured (new ones are their own change's impact).
@@ -226,14 +244,16 @@ export class PbxLinksEngine implements Engine {
       const interrupted = carriedBefore.filter((n) => o.before.supervised.get(change.id)?.has(n)).length;
       if (changed.length > 0) {
         // After reconnecting, the extensions it keeps carrying that it will not supervise (no driver any more, over capacity).
-        const kept = carriedAfter.filter((n) => carriedBefore.includes(n)).sort(compareNumbers);
+        const wasCarried = new Set(carriedBefore);
+        const kept = carriedAfter.filter((n) => wasCarried.has(n)).sort(compareNumbers);
         const not = this.#classify(change.id, kept, o.after).filter((f) => f.type === 'not-supervised');
         return [{ type: 'restart', engine: NAME, target: `PbxLink ${change.id}`, reason: `${changed.join(', ')} changed: the link reconnects`, extensionsInterrupted: interrupted }, ...not];
       }
       // Capacity: extensions carried before and after whose supervision starts or stops (as the driver hands its slots).
       const sBefore = o.before.supervised.get(change.id) ?? new Set<string>();
       const sAfter = o.after.supervised.get(change.id) ?? new Set<string>();
-      const both = carriedAfter.filter((n) => carriedBefore.includes(n)).sort(compareNumbers);
+      const carriedBoth = new Set(carriedBefore);
+      const both = carriedAfter.filter((n) => carriedBoth.has(n)).sort(compareNumbers);
       const facts: ImpactFact[] = [];
       const stop = both.filter((n) => sBefore.has(n) && !sAfter.has(n));
       const start = both.filter((n) => !sBefore.has(n) && sAfter.has(n));
@@ -310,7 +330,8 @@ export class PbxLinksEngine implements Engine {
       else {
         const kept = byCapacity(carried.filter((n) => s0.get(id)?.has(n)), capacityOf(l)).within;
         const free = (capacityOf(l) ?? Infinity) - kept.length;
-        const waiting = byCapacity(carried.filter((n) => !kept.includes(n)), free).within;
+        const keptSet = new Set(kept);
+        const waiting = byCapacity(carried.filter((n) => !keptSet.has(n)), free).within;
         s1.set(id, new Set([...kept, ...waiting]));
       }
     }
