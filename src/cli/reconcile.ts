@@ -12,6 +12,7 @@ import { countBySeverity, renderDiagnosticsText, useColour } from './output.js';
 import { processSecretSource } from '../config/secrets.js';
 import { validateConfig } from '../validate/validate.js';
 import { makePlan } from '../plan/planner.js';
+import { belongsToCompany, COMPANY_SCOPE_FILE } from '../model/company-scope.js';
 import { parseAllowDestroy } from '../plan/safety.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../plan/types.js';
 import { renderText } from '../render/text.js';
@@ -53,6 +54,14 @@ function loadDesired(dir: string, io: CliIo, secretsDirs: readonly string[] = []
     io.stderr.write(`switchboard: the configuration has ${errors} error${errors === 1 ? '' : 's'}: fix ${errors === 1 ? 'it' : 'them'} first (switchboard validate ${dir})\n`);
     return undefined;
   }
+  const company = companyScope(dir, io.cwd);
+  if (company !== undefined) {
+    const outside = result.state.resources.filter((r) => !belongsToCompany(r, company));
+    if (outside.length > 0) {
+      io.stderr.write(`switchboard: ${path.join(dir, COMPANY_SCOPE_FILE)} scopes this configuration to company '${company}', but it declares ${outside.map((r) => `${r.kind} '${r.id}' (${r.source.file})`).join(', ')}: move ${outside.length === 1 ? 'it' : 'them'} to the configuration that owns ${outside.length === 1 ? 'it' : 'them'}, or delete ${COMPANY_SCOPE_FILE} to plan the whole server\n`);
+      return undefined;
+    }
+  }
   return result.state;
 }
 
@@ -65,9 +74,21 @@ async function withRuntime<T>(choice: { runtime?: string }, io: CliIo, f: (clien
   }
 }
 
+/**
+ * The company a configuration directory is scoped to: `export --company` writes its name in
+ * COMPANY_SCOPE_FILE, and a plan of that directory then owns only that company's resources.
+ */
+export function companyScope(dir: string, cwd: string): string | undefined {
+  const file = path.join(path.resolve(cwd, dir), COMPANY_SCOPE_FILE);
+  if (!existsSync(file) || !statSync(file).isFile()) return undefined;
+  const name = readFileSync(file, 'utf8').trim();
+  return name === '' ? undefined : name;
+}
+
 async function planFor(dir: string, state: DesiredState, client: RuntimeClient, io: CliIo, targets?: readonly string[]): Promise<Plan> {
   const git = gitInfo(dir, io.cwd);
-  return makePlan(state, client, { root: dir, ...(targets && targets.length ? { targets } : {}), ...(git ? { git } : {}) });
+  const company = companyScope(dir, io.cwd);
+  return makePlan(state, client, { root: dir, ...(targets && targets.length ? { targets } : {}), ...(company !== undefined ? { company } : {}), ...(git ? { git } : {}) });
 }
 
 export async function planCommand(dir: string, options: PlanCommandOptions, io: CliIo): Promise<number> {
@@ -185,7 +206,9 @@ export interface ExportCommandOptions {
 }
 
 export async function exportCommand(options: ExportCommandOptions, io: CliIo): Promise<number> {
-  const state = await withRuntime(options, io, (client) => client.state(options.company ? { company: options.company } : undefined));
+  // The whole state (as the caller may see it): a one-company admin account is server-wide in
+  // the runtime, yet belongs to that company's export (belongsToCompany).
+  const state = await withRuntime(options, io, (client) => client.state());
   const result = exportState(state.resources, { ...(options.company ? { company: options.company } : {}), ...(options.includeSynced ? { includeSynced: true } : {}) });
   const out = path.resolve(io.cwd, options.out);
   for (const [file, text] of result.files) {
@@ -193,6 +216,7 @@ export async function exportCommand(options: ExportCommandOptions, io: CliIo): P
     mkdirSync(path.dirname(p), { recursive: true });
     writeFileSync(p, text);
   }
+  if (options.company) writeFileSync(path.join(out, COMPANY_SCOPE_FILE), `${options.company}\n`);
   if (result.secrets.length) {
     writeFileSync(path.join(out, 'secrets.env.example'), `# Variables referenced by the exported configuration (set them before plan/apply).\n${result.secrets.map((s) => `# ${s.kind} ${s.id} ${s.field}\n${s.variable}=`).join('\n')}\n`);
   }

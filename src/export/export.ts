@@ -6,6 +6,7 @@
 import { stringify } from 'yaml';
 import { KIND_NAMES, kindInfo, RUNTIME_ONLY_KINDS, scopeKey, type KindName } from '../model/kinds.js';
 import { API_VERSION } from '../config/parse.js';
+import { belongsToCompany } from '../model/company-scope.js';
 import type { LiveResource } from '../runtime/types.js';
 
 export interface ExportOptions {
@@ -63,8 +64,7 @@ export function exportState(resources: readonly LiveResource[], options: ExportO
     if (!options.includeSynced && (r.manager.startsWith('import:') || r.manager.startsWith('directory:'))) continue;
     if (RUNTIME_ONLY_KINDS.has(r.kind)) continue; // contacts: YAML may not declare them (runtime-only-kind)
     const info = kindInfo(r.kind);
-    const company = r.kind === 'Company' ? r.id : info.scope === 'server' ? undefined : r.id.split('/')[0];
-    if (options.company !== undefined && company !== options.company) continue;
+    if (options.company !== undefined && !belongsToCompany(r, options.company)) continue;
     const replaceSecrets = (v: unknown, field: string): unknown => {
       if (isObject(v) && typeof v.$secret === 'string') {
         const variable = variableName(r.kind, r.id, field, used);

@@ -13,6 +13,7 @@ import { behaviourDiff, compileDialPlan, isCompiled, resolveDialPlan, SAMPLE_NUM
 import { domainDialDefaults } from '../validate/dialplan-rules.js';
 import { canonicalize } from './canonical.js';
 import { countByKind } from './safety.js';
+import { belongsToCompany } from '../model/company-scope.js';
 import { diff, type CanonicalLive, type DesiredResource, type DiffChange } from './diff.js';
 import { fieldPath } from '../diagnostics.js';
 import { PLAN_FORMAT_VERSION, type Action, type Body, type Plan, type PlanImpact, type PlannedChange, type PlanSummary, type PlanWarning } from './types.js';
@@ -21,6 +22,12 @@ export interface PlanOptions {
   /** The configuration directory, as given (recorded in the plan; file secrets resolve from it). */
   readonly root: string;
   readonly targets?: readonly string[];
+  /**
+   * The plan owns only this company's resources (belongsToCompany): the configuration is one
+   * company's export, and what it leaves out (other companies, server-wide admin accounts) is
+   * neither deleted nor counted.
+   */
+  readonly company?: string;
   readonly git?: { readonly commit: string; readonly dirty: boolean };
   readonly now?: Date;
 }
@@ -254,7 +261,8 @@ export function planDigest(plan: Pick<Plan, 'changes' | 'runtime'>): string {
 
 export async function makePlan(state: DesiredState, client: RuntimeClient, options: PlanOptions): Promise<Plan> {
   const desired = await plannedDesired(state, client, options.root);
-  const liveState = await client.state();
+  const allLive = await client.state();
+  const liveState = options.company === undefined ? allLive : { ...allLive, resources: allLive.resources.filter((r) => belongsToCompany(r, options.company!)) };
   const live: CanonicalLive[] = liveState.resources.map((resource) => ({ resource, body: resource.body }));
   const result = diff(desired, live, { ...(options.targets ? { targets: options.targets } : {}), canonical: canonicalBody });
   const { changes: rc, owner } = runtimeChanges(result.changes);

@@ -7,7 +7,7 @@
  * `serve` over HTTP where an administrator would use one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Harness } from '../scenarios/harness.js';
 import { canonicalize } from '../../src/plan/canonical.js';
@@ -111,13 +111,55 @@ describe('docs/plan.md — commands', () => {
     for (const secret of Object.values(QUICK_ENV)) expect(JSON.stringify(files('all').map((f) => h.read(path.join('all', f))))).not.toContain(secret);
     // --company: that company only, and nothing server-wide.
     expect((await h.cli(['export', '--company', 'globex', '--out', 'globex'])).status).toBe(0);
-    expect(files('globex')).toEqual(['globex/Domain.yaml', 'globex/company.yaml', 'globex/hq/Group.yaml']);
+    expect(files('globex')).toEqual(['.switchboard-company', 'globex/Domain.yaml', 'globex/company.yaml', 'globex/hq/Group.yaml']);
     // Resources of sync engines only with --include-synced.
     h.syncCreate('import:ad', [{ kind: 'User', id: 'globex/hq/imported', body: { domain: 'globex/hq', username: 'imported', firstName: 'From AD' } }]);
     expect((await h.cli(['export', '--company', 'globex', '--out', 'plain'])).status).toBe(0);
     expect(files('plain')).not.toContain('globex/hq/User.yaml');
     expect((await h.cli(['export', '--company', 'globex', '--include-synced', '--out', 'synced'])).status).toBe(0);
     expect(h.read('synced/globex/hq/User.yaml')).toContain('username: imported');
+  });
+
+  it('export --company round-trips: its plan shows no changes, owns that company and its one-company admin accounts, leaves the rest alone', async () => {
+    const h = await quickstart();
+    h.write(
+      'config/globex.yaml',
+      `${doc('Company')}name: globex\n---\n${doc('Domain')}company: globex\nname: hq\n---\n${doc('Group')}domain: globex/hq\nname: Everyone\n---\n` +
+        `${doc('AdminAccount')}username: globex-admin\npassword: \${env:SWITCHBOARD_ADMIN_PASSWORD}\ncompanies: [globex]\n---\n` +
+        `${doc('AdminAccount')}username: both-admin\npassword: \${env:SWITCHBOARD_ADMIN_PASSWORD}\ncompanies: [acme, globex]\n---\n` +
+        `${doc('AdminAccount')}username: root\npassword: \${env:SWITCHBOARD_ADMIN_PASSWORD}\nsuperUser: true\n`,
+    );
+    expect((await h.cli(['apply', 'config', '--auto-approve'])).status).toBe(0);
+    // The exported placeholders, set to the values applied (every admin shares one password here).
+    const secrets = (dir: string) =>
+      Object.fromEntries(
+        h.read(`${dir}/secrets.env.example`).split('\n').filter((l) => /^[A-Z0-9_]+=$/.test(l)).map((l) => {
+          const v = l.slice(0, -1);
+          return [v, v.includes('ADMIN') ? QUICK_ENV.SWITCHBOARD_ADMIN_PASSWORD : QUICK_ENV.CSTA_PASSWORD];
+        }),
+      );
+    for (const company of ['acme', 'globex']) {
+      expect((await h.cli(['export', '--company', company, '--out', company])).status).toBe(0);
+      expect(h.read(`${company}/.switchboard-company`)).toBe(`${company}\n`);
+      // Its one-company admin, not the super user nor the admin of both.
+      expect(h.read(`${company}/admins.yaml`)).toContain(`username: ${company}-admin`);
+      expect(h.read(`${company}/admins.yaml`)).not.toMatch(/both-admin|root/);
+      const planned = await h.cli(['plan', company, '--detailed-exitcode'], { env: secrets(company) });
+      expect(planned.stderr).toBe('');
+      expect(planned.stdout).toContain('No changes');
+      expect(planned.status).toBe(0);
+    }
+    // Without the scope file the same directory is the whole server: the rest would be deleted.
+    rmSync(path.join(h.dir, 'globex/.switchboard-company'));
+    const whole = await h.cli(['plan', 'globex', '--format', 'json'], { env: secrets('globex') });
+    const deleted = (JSON.parse(whole.stdout) as Plan).changes.filter((c) => c.action === 'delete').map((c) => `${c.kind}/${c.id}`);
+    expect(deleted).toEqual(expect.arrayContaining(['Company/acme', 'AdminAccount/acme-admin', 'AdminAccount/both-admin', 'AdminAccount/root']));
+    // A scoped directory declares nothing outside its company.
+    h.write('globex/.switchboard-company', 'globex\n');
+    h.write('globex/other.yaml', `${doc('AdminAccount')}username: root2\npassword: \${env:SWITCHBOARD_ADMIN_PASSWORD}\nsuperUser: true\n`);
+    const outside = await h.cli(['plan', 'globex'], { env: secrets('globex') });
+    expect(outside.status).toBe(1);
+    expect(outside.stderr).toContain("scopes this configuration to company 'globex', but it declares AdminAccount 'root2'");
   });
 });
 
@@ -196,6 +238,21 @@ describe('docs/plan.md — safety', () => {
     const problems = checkSafety({ changes: [rep('PbxLink', 'acme/paris/pbx', { protect: true })], liveCounts: { PbxLink: 1 } }, { allowDestroy: new Set(['PbxLink']) });
     expect(problems.map((p) => p.code)).toEqual(['protected']);
     expect(problems[0]!.message).toContain('would be replaced');
+  });
+
+  it('admin account deletes count for the threshold: deleting 6 of 12 is refused without --allow-destroy=AdminAccount', async () => {
+    const h = await quickstart();
+    const admins = (n: number) => Array.from({ length: n }, (_, i) => `${doc('AdminAccount')}username: ops${i}\npassword: \${env:SWITCHBOARD_ADMIN_PASSWORD}\ncompanies: [acme]\n`).join('---\n');
+    h.write('config/ops.yaml', admins(11)); // and acme-admin: 12
+    expect((await h.cli(['apply', 'config', '--auto-approve'])).status).toBe(0);
+    const revision = h.revision();
+    h.write('config/ops.yaml', admins(5));
+    const refused = await h.cli(['apply', 'config', '--auto-approve']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('the plan deletes 6 of 12 adminaccounts (50%), over the 30% threshold: check the configuration, then re-run with --allow-destroy=AdminAccount');
+    expect(h.revision()).toBe(revision);
+    expect((await h.cli(['apply', 'config', '--auto-approve', '--allow-destroy=AdminAccount'])).status).toBe(0);
+    expect(h.live('AdminAccount', 'ops5')).toBeUndefined();
   });
 
   it('apply refuses before sending anything: the runtime revision does not move', async () => {
