@@ -120,6 +120,19 @@ describe('docs/plan.md — commands', () => {
     expect(h.read('synced/globex/hq/User.yaml')).toContain('username: imported');
   });
 
+  it('export --company then plan of that directory: no changes, exit 0 with --detailed-exitcode (compiled CLI)', () => {
+    const cwd = quickstartWorkDir();
+    writeFileSync(path.join(cwd, 'config/globex.yaml'), `${doc('Company')}name: globex\n---\n${doc('Domain')}company: globex\nname: hq\n---\n${doc('Group')}domain: globex/hq\nname: Everyone\n`);
+    expect(sb(['apply', 'config', '--auto-approve'], { cwd, env: QUICK_ENV }).status).toBe(0);
+    expect(sb(['export', '--company', 'acme', '--out', 'acme'], { cwd, env: QUICK_ENV }).status).toBe(0);
+    const variables = readFileSync(path.join(cwd, 'acme/secrets.env.example'), 'utf8').split('\n').filter((l) => /^[A-Z0-9_]+=$/.test(l)).map((l) => l.slice(0, -1));
+    const env = Object.fromEntries(variables.map((v) => [v, v.includes('ADMIN') ? QUICK_ENV.SWITCHBOARD_ADMIN_PASSWORD : QUICK_ENV.CSTA_PASSWORD]));
+    expect(readFileSync(path.join(cwd, 'acme/admins.yaml'), 'utf8')).toContain('username: acme-admin');
+    const planned = sb(['plan', 'acme', '--detailed-exitcode'], { cwd, env });
+    expect(planned.stderr).toBe('');
+    expect(planned.status).toBe(0);
+  });
+
   it('export --company round-trips: its plan shows no changes, owns that company and its one-company admin accounts, leaves the rest alone', async () => {
     const h = await quickstart();
     h.write(
