@@ -10,7 +10,7 @@ import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import type { CliIo } from './main.js';
 import { openRuntime } from './runtime.js';
 import { gitInfo } from './git.js';
-import { CliError } from './reconcile.js';
+import { CliError, companyScope } from './reconcile.js';
 import { processSecretSource } from '../config/secrets.js';
 import { parseAllowDestroy } from '../plan/safety.js';
 import type { RuntimeClient } from '../runtime/types.js';
@@ -116,8 +116,10 @@ export async function startWatch(
     source = new WorkingTreeSource(dir, { cwd: io.cwd, git: () => gitInfo(dir, io.cwd) });
   }
   const client = await openRuntime(options, io.env, io.cwd);
+  const company = companyScope(dir, io.cwd);
   const watcher = new Watcher({
     root: dir,
+    ...(company !== undefined ? { company } : {}),
     source,
     client,
     secrets: processSecretSource(io.env, io.cwd, { root: dir, secretsDirs: options.secretsDir ?? [] }),

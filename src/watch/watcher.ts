@@ -59,6 +59,8 @@ const STALE_ATTEMPTS = 3;
 export interface WatcherOptions {
   /** The configuration root as given (recorded in plans). */
   readonly root: string;
+  /** The company the configuration is scoped to (its .switchboard-company): plans own only its resources. */
+  readonly company?: string;
   readonly source: TreeSource;
   readonly client: RuntimeClient;
   readonly secrets: SecretSource;
@@ -298,7 +300,7 @@ export class Watcher {
         return;
       }
       for (let attempt = 1; ; attempt++) {
-        const plan = await time('plan', () => makePlan(result.state, o.client, { root: o.root, ...(snapshot!.git ? { git: snapshot!.git } : {}) }));
+        const plan = await time('plan', () => makePlan(result.state, o.client, { root: o.root, ...(o.company !== undefined ? { company: o.company } : {}), ...(snapshot!.git ? { git: snapshot!.git } : {}) }));
         let writers = new Map<string, Writer>();
         if (this.#lastRevision !== undefined && plan.runtime.revision > this.#lastRevision) {
           const entries = await time('plan', () => o.client.audit({ sinceRevision: this.#lastRevision, limit: 1000 }));

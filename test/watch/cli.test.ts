@@ -4,7 +4,7 @@
  * with git commits and dirty marks; `apply PLANFILE` of a plan made from a dirty tree warns.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -81,6 +81,20 @@ describe('switchboard watch (child process)', () => {
     expect(events[0]).toMatchObject({ root: 'config', mode: 'working-tree', resyncMs: 0, debounceMs: 300, allowDestroy: ['Group', 'User'], selfHeal: true });
     expect(events[1]).toMatchObject({ cycle: 1, trigger: 'start', outcome: 'applied', applied: 14, revision: 1, held: [], drift: [], files: expect.arrayContaining(['config/users.yaml']) });
     expect(events[1]!.timings).toEqual({ load: expect.any(Number), validate: expect.any(Number), plan: expect.any(Number), apply: expect.any(Number) });
+  });
+});
+
+describe('switchboard watch of one company\'s export', () => {
+  it('owns that company only (.switchboard-company): the other company is not planned for deletion', async () => {
+    const dir = quickstartDir();
+    writeFileSync(path.join(dir, 'config/globex.yaml'), 'apiVersion: switchboard/v1\nkind: Company\nname: globex\n---\napiVersion: switchboard/v1\nkind: Domain\ncompany: globex\nname: hq\n');
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, ...QUICK_ENV }, encoding: 'utf8' });
+    expect(run(['apply', 'config', '--auto-approve']).status).toBe(0);
+    expect(run(['export', '--company', 'globex', '--out', 'globex']).status).toBe(0);
+    const w = spawnWatch(dir, ['globex', '--resync', '0']);
+    await w.until(/#1 start · no changes · revision 1/);
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
   });
 });
 
