@@ -25,6 +25,214 @@ export type Connector =
   | ADConnector
   | OpenScapeOfficePresenceConnector;
 /**
+ * A contacts source of a domain (§8): a connector to a server, a mapping of its fields to contact fields, red-list and VIP options, and a synchronization schedule. Directories may be granted to other domains of the company (§7.4.2).
+ */
+export type Directory = {
+  /**
+   * The domain (company/domain) of the directory.
+   */
+  domain: string;
+  /**
+   * Directory name ("Nom"), unique within the domain.
+   */
+  name: string;
+  /**
+   * Directory type ("Type d'annuaire"): `disabled` (the manual's "Exemple": never synchronized), `public` ("TWS": shared contacts), `private` (per-user contacts).
+   */
+  type?: 'disabled' | 'public' | 'private';
+  /**
+   * Priority: when a caller is found in several directories, the one with the lowest priority is shown.
+   */
+  priority?: number;
+  /**
+   * Server type ("Type de serveur"): `Exchange` (Exchange 2003/2007), `ExchangeEWS` ("Exchange 2010", also for Office 365), `Lotus`, `LDAP`, `ODBC`, `OLEDB` ("OLE DB"), `SQL`, `TWSUsers` ("TWS": the server's users), `Outlook` (Outlook add-in), `GoogleApps` ("Google apps"), `A5000INT` / `A5000EXT` ("Aastra 5000 INT/EXT"), `TWSContacts` ("Contacts TWS" private/public), `CSV` (a delimited file; the manual does this through ODBC's text driver).
+   */
+  serverType:
+    | 'Exchange'
+    | 'ExchangeEWS'
+    | 'Lotus'
+    | 'LDAP'
+    | 'ODBC'
+    | 'OLEDB'
+    | 'SQL'
+    | 'TWSUsers'
+    | 'Outlook'
+    | 'GoogleApps'
+    | 'A5000INT'
+    | 'A5000EXT'
+    | 'TWSContacts'
+    | 'CSV';
+  connection?: Connection;
+  /**
+   * Field mapping ("Champs", §8.1): contact field → source field expression `sourceField|options`. Options after `|`, comma-separated: `a` postal address (map link), `h` hash, `i` invisible in the Caller, `l` lower case, `m` first letter upper case, `u` upper case, `p:PREFIX{0}SUFFIX::REGEX` rewrite (`{0}` is the value; optional REGEX), which must come last.
+   */
+  fields?: {
+    /**
+     * Identifier ("Identifiant"): keeps contacts stable across re-synchronizations (§8.4.2). Source field expression.
+     */
+    identifier?: string;
+    /**
+     * Last name ("Nom"). Source field expression.
+     */
+    lastName?: string;
+    /**
+     * First name ("Prénom"). Source field expression.
+     */
+    firstName?: string;
+    /**
+     * Company ("Société"). Source field expression.
+     */
+    company?: string;
+    /**
+     * Photo. Source field expression.
+     */
+    photo?: string;
+    /**
+     * Assistant phone ("Tel. Assistante"). Source field expression.
+     */
+    assistantPhone?: string;
+    /**
+     * Switchboard phone ("Tel. Standard"). Source field expression.
+     */
+    switchboardPhone?: string;
+    /**
+     * Business phone ("Tel. Professionnel"). Source field expression.
+     */
+    businessPhone?: string;
+    /**
+     * Mobile phone ("Portable"). Source field expression.
+     */
+    mobilePhone?: string;
+    /**
+     * Home phone ("Tel. Personnel"). Source field expression.
+     */
+    homePhone?: string;
+    /**
+     * E-mail 1. Source field expression.
+     */
+    email1?: string;
+    /**
+     * Private field 0 ("Réservé 0" / Private0); its label is set in privateLabels.private0.
+     */
+    private0?: string;
+    /**
+     * Private field 1 ("Réservé 1" / Private1); its label is set in privateLabels.private1.
+     */
+    private1?: string;
+    /**
+     * Private field 2 ("Réservé 2" / Private2); its label is set in privateLabels.private2.
+     */
+    private2?: string;
+    /**
+     * Private field 3 ("Réservé 3" / Private3); its label is set in privateLabels.private3.
+     */
+    private3?: string;
+    /**
+     * Private field 4 ("Réservé 4" / Private4); its label is set in privateLabels.private4.
+     */
+    private4?: string;
+    /**
+     * Private field 5 ("Réservé 5" / Private5); its label is set in privateLabels.private5.
+     */
+    private5?: string;
+    /**
+     * Private field 6 ("Réservé 6" / Private6); its label is set in privateLabels.private6.
+     */
+    private6?: string;
+    /**
+     * Private field 7 ("Réservé 7" / Private7); its label is set in privateLabels.private7.
+     */
+    private7?: string;
+    /**
+     * Private field 8 ("Réservé 8" / Private8); its label is set in privateLabels.private8.
+     */
+    private8?: string;
+    /**
+     * Private field 9 ("Réservé 9" / Private9); its label is set in privateLabels.private9.
+     */
+    private9?: string;
+  };
+  /**
+   * Red list ("Liste rouge", §8.2.4): for each phone field, the source field that hides it (name only shown) when its value is 1, true, yes, y, lr or rf.
+   */
+  redList?: {
+    /**
+     * Source field whose value hides assistantPhone when it is one of 1, true, yes, y, lr, rf.
+     */
+    assistantPhone?: string;
+    /**
+     * Source field whose value hides switchboardPhone when it is one of 1, true, yes, y, lr, rf.
+     */
+    switchboardPhone?: string;
+    /**
+     * Source field whose value hides businessPhone when it is one of 1, true, yes, y, lr, rf.
+     */
+    businessPhone?: string;
+    /**
+     * Source field whose value hides mobilePhone when it is one of 1, true, yes, y, lr, rf.
+     */
+    mobilePhone?: string;
+    /**
+     * Source field whose value hides homePhone when it is one of 1, true, yes, y, lr, rf.
+     */
+    homePhone?: string;
+  };
+  /**
+   * Labels of private fields 0–9, e.g. `[VIP]` (§8.2.3).
+   */
+  privateLabels?: {
+    /**
+     * Label of private field 0. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private0?: string;
+    /**
+     * Label of private field 1. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private1?: string;
+    /**
+     * Label of private field 2. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private2?: string;
+    /**
+     * Label of private field 3. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private3?: string;
+    /**
+     * Label of private field 4. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private4?: string;
+    /**
+     * Label of private field 5. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private5?: string;
+    /**
+     * Label of private field 6. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private6?: string;
+    /**
+     * Label of private field 7. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private7?: string;
+    /**
+     * Label of private field 8. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private8?: string;
+    /**
+     * Label of private field 9. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
+     */
+    private9?: string;
+  };
+  sync?: Schedule;
+  /**
+   * "Fusionner les contacts": merge this directory's contacts with those of other merging directories that share an e-mail address (§8.2.2).
+   */
+  mergeContacts?: boolean;
+  /**
+   * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
+   */
+  protect?: boolean;
+};
+/**
  * Synchronization (§8.2.1): manual, daily, or every N minutes/hours.
  */
 export type Schedule = {
@@ -1719,214 +1927,6 @@ export interface Group {
    * Items: A username (same domain) or domain/username.
    */
   members?: string[];
-  /**
-   * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
-   */
-  protect?: boolean;
-}
-/**
- * A contacts source of a domain (§8): a connector to a server, a mapping of its fields to contact fields, red-list and VIP options, and a synchronization schedule. Directories may be granted to other domains of the company (§7.4.2).
- */
-export interface Directory {
-  /**
-   * The domain (company/domain) of the directory.
-   */
-  domain: string;
-  /**
-   * Directory name ("Nom"), unique within the domain.
-   */
-  name: string;
-  /**
-   * Directory type ("Type d'annuaire"): `disabled` (the manual's "Exemple": never synchronized), `public` ("TWS": shared contacts), `private` (per-user contacts).
-   */
-  type?: 'disabled' | 'public' | 'private';
-  /**
-   * Priority: when a caller is found in several directories, the one with the lowest priority is shown.
-   */
-  priority?: number;
-  /**
-   * Server type ("Type de serveur"): `Exchange` (Exchange 2003/2007), `ExchangeEWS` ("Exchange 2010", also for Office 365), `Lotus`, `LDAP`, `ODBC`, `OLEDB` ("OLE DB"), `SQL`, `TWSUsers` ("TWS": the server's users), `Outlook` (Outlook add-in), `GoogleApps` ("Google apps"), `A5000INT` / `A5000EXT` ("Aastra 5000 INT/EXT"), `TWSContacts` ("Contacts TWS" private/public), `CSV` (a delimited file; the manual does this through ODBC's text driver).
-   */
-  serverType:
-    | 'Exchange'
-    | 'ExchangeEWS'
-    | 'Lotus'
-    | 'LDAP'
-    | 'ODBC'
-    | 'OLEDB'
-    | 'SQL'
-    | 'TWSUsers'
-    | 'Outlook'
-    | 'GoogleApps'
-    | 'A5000INT'
-    | 'A5000EXT'
-    | 'TWSContacts'
-    | 'CSV';
-  connection?: Connection;
-  /**
-   * Field mapping ("Champs", §8.1): contact field → source field expression `sourceField|options`. Options after `|`, comma-separated: `a` postal address (map link), `h` hash, `i` invisible in the Caller, `l` lower case, `m` first letter upper case, `u` upper case, `p:PREFIX{0}SUFFIX::REGEX` rewrite (`{0}` is the value; optional REGEX), which must come last.
-   */
-  fields?: {
-    /**
-     * Identifier ("Identifiant"): keeps contacts stable across re-synchronizations (§8.4.2). Source field expression.
-     */
-    identifier?: string;
-    /**
-     * Last name ("Nom"). Source field expression.
-     */
-    lastName?: string;
-    /**
-     * First name ("Prénom"). Source field expression.
-     */
-    firstName?: string;
-    /**
-     * Company ("Société"). Source field expression.
-     */
-    company?: string;
-    /**
-     * Photo. Source field expression.
-     */
-    photo?: string;
-    /**
-     * Assistant phone ("Tel. Assistante"). Source field expression.
-     */
-    assistantPhone?: string;
-    /**
-     * Switchboard phone ("Tel. Standard"). Source field expression.
-     */
-    switchboardPhone?: string;
-    /**
-     * Business phone ("Tel. Professionnel"). Source field expression.
-     */
-    businessPhone?: string;
-    /**
-     * Mobile phone ("Portable"). Source field expression.
-     */
-    mobilePhone?: string;
-    /**
-     * Home phone ("Tel. Personnel"). Source field expression.
-     */
-    homePhone?: string;
-    /**
-     * E-mail 1. Source field expression.
-     */
-    email1?: string;
-    /**
-     * Private field 0 ("Réservé 0" / Private0); its label is set in privateLabels.private0.
-     */
-    private0?: string;
-    /**
-     * Private field 1 ("Réservé 1" / Private1); its label is set in privateLabels.private1.
-     */
-    private1?: string;
-    /**
-     * Private field 2 ("Réservé 2" / Private2); its label is set in privateLabels.private2.
-     */
-    private2?: string;
-    /**
-     * Private field 3 ("Réservé 3" / Private3); its label is set in privateLabels.private3.
-     */
-    private3?: string;
-    /**
-     * Private field 4 ("Réservé 4" / Private4); its label is set in privateLabels.private4.
-     */
-    private4?: string;
-    /**
-     * Private field 5 ("Réservé 5" / Private5); its label is set in privateLabels.private5.
-     */
-    private5?: string;
-    /**
-     * Private field 6 ("Réservé 6" / Private6); its label is set in privateLabels.private6.
-     */
-    private6?: string;
-    /**
-     * Private field 7 ("Réservé 7" / Private7); its label is set in privateLabels.private7.
-     */
-    private7?: string;
-    /**
-     * Private field 8 ("Réservé 8" / Private8); its label is set in privateLabels.private8.
-     */
-    private8?: string;
-    /**
-     * Private field 9 ("Réservé 9" / Private9); its label is set in privateLabels.private9.
-     */
-    private9?: string;
-  };
-  /**
-   * Red list ("Liste rouge", §8.2.4): for each phone field, the source field that hides it (name only shown) when its value is 1, true, yes, y, lr or rf.
-   */
-  redList?: {
-    /**
-     * Source field whose value hides assistantPhone when it is one of 1, true, yes, y, lr, rf.
-     */
-    assistantPhone?: string;
-    /**
-     * Source field whose value hides switchboardPhone when it is one of 1, true, yes, y, lr, rf.
-     */
-    switchboardPhone?: string;
-    /**
-     * Source field whose value hides businessPhone when it is one of 1, true, yes, y, lr, rf.
-     */
-    businessPhone?: string;
-    /**
-     * Source field whose value hides mobilePhone when it is one of 1, true, yes, y, lr, rf.
-     */
-    mobilePhone?: string;
-    /**
-     * Source field whose value hides homePhone when it is one of 1, true, yes, y, lr, rf.
-     */
-    homePhone?: string;
-  };
-  /**
-   * Labels of private fields 0–9, e.g. `[VIP]` (§8.2.3).
-   */
-  privateLabels?: {
-    /**
-     * Label of private field 0. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private0?: string;
-    /**
-     * Label of private field 1. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private1?: string;
-    /**
-     * Label of private field 2. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private2?: string;
-    /**
-     * Label of private field 3. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private3?: string;
-    /**
-     * Label of private field 4. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private4?: string;
-    /**
-     * Label of private field 5. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private5?: string;
-    /**
-     * Label of private field 6. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private6?: string;
-    /**
-     * Label of private field 7. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private7?: string;
-    /**
-     * Label of private field 8. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private8?: string;
-    /**
-     * Label of private field 9. `[VIP]` marks contacts whose field is non-empty as VIP (§8.2.3).
-     */
-    private9?: string;
-  };
-  sync?: Schedule;
-  /**
-   * "Fusionner les contacts": merge this directory's contacts with those of other merging directories that share an e-mail address (§8.2.2).
-   */
-  mergeContacts?: boolean;
   /**
    * A protected resource can never be deleted or replaced by a plan; Switchboard refuses such a plan until protection is removed.
    */

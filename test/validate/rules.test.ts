@@ -673,7 +673,7 @@ const cases: Case[] = [
       'directories.yaml': header('Directory') + yaml`
         domain: acme/paris
         name: Annuaire
-        serverType: LDAP
+        serverType: TWSUsers
       `,
       'authorizations2.yaml': header('Authorization') + yaml`
         domain: acme/paris

@@ -217,7 +217,7 @@ const cases: Case[] = [
     files: { 'directories.yaml': header('Directory') + yaml`
       domain: acme/paris
       name: Annuaire
-      serverType: LDAP
+      serverType: TWSUsers
       sync:
         mode: daily
         at: "25:00"
@@ -342,6 +342,75 @@ const cases: Case[] = [
     expect: ['users2.yaml:5:8 invalid-format', 'users2.yaml:6:10 invalid-format', 'users2.yaml:8:13 wrong-type', 'users2.yaml:9:15 invalid-value'],
     message: ["email: 'chloe-at-acme' is not a valid email"],
   },
+  // per-type rules of directories (manual §8.3, §8.4.1, §8.8.3; schemas/Directory.schema.json allOf)
+  {
+    name: 'LDAP directory without host (§8.3), at the connection',
+    files: { 'directories.yaml': header('Directory') + yaml`
+      domain: acme/paris
+      name: Annuaire
+      serverType: LDAP
+      connection:
+        baseDn: dc=acme
+    ` },
+    expect: ['directories.yaml:7:3 missing-field'],
+    message: ["connection is missing required field 'host' (Host of the LDAP server (\"Hôte\"), required for serverType LDAP (§8.3)): add it"],
+  },
+  {
+    name: 'LDAP directory with no connection at all (§8.3), at the resource',
+    files: { 'directories.yaml': header('Directory') + yaml`
+      domain: acme/paris
+      name: Annuaire
+      serverType: LDAP
+    ` },
+    expect: ['directories.yaml:1:1 missing-field'],
+    message: ["is missing required field 'connection'"],
+  },
+  {
+    name: 'ODBC directory with neither connection string nor database (§8.4.1)',
+    files: { 'directories.yaml': header('Directory') + yaml`
+      domain: acme/paris
+      name: Annuaire
+      serverType: ODBC
+      connection:
+        table: Contacts
+    ` },
+    expect: ['directories.yaml:7:3 missing-field'],
+    message: ["connection is missing required field 'connectionString'"],
+  },
+  {
+    name: 'Lotus directory with the CSV-only path, at the value',
+    files: { 'directories.yaml': header('Directory') + yaml`
+      domain: acme/paris
+      name: Annuaire
+      serverType: Lotus
+      connection:
+        host: lotusserver
+        path: contacts.csv
+    ` },
+    expect: ['directories.yaml:8:9 invalid-value'],
+    message: ['connection.path: path is the file of a CSV directory (serverType CSV) and no other server type reads it: remove it, or set serverType to CSV'],
+  },
+  {
+    name: 'Outlook directory of type public (§8.8.3 requires private), at the type',
+    files: { 'directories.yaml': header('Directory') + yaml`
+      domain: acme/paris
+      name: Outlook
+      type: public
+      serverType: Outlook
+    ` },
+    expect: ['directories.yaml:5:7 invalid-value'],
+    message: ["type must be 'private', found 'public'"],
+  },
+  {
+    name: 'Outlook directory with the type left to its default (public)',
+    files: { 'directories.yaml': header('Directory') + yaml`
+      domain: acme/paris
+      name: Outlook
+      serverType: Outlook
+    ` },
+    expect: ['directories.yaml:1:1 missing-field'],
+    message: ["is missing required field 'type'"],
+  },
 ];
 
 describe('schema errors: code, message and position', () => {
@@ -351,6 +420,32 @@ describe('schema errors: code, message and position', () => {
     for (const m of message ?? []) expect(ds.map((d) => d.message).join('\n')).toContain(m);
     expect(ds.every((d) => d.severity === 'error')).toBe(true);
   });
+});
+
+it('the per-type directory rules accept what the manual describes', () => {
+  const ok = header('Directory') + yaml`
+    domain: acme/paris
+    items:
+      - name: LDAP
+        serverType: LDAP
+        connection: { host: ldap1, baseDn: dc=acme }
+      - name: ODBC DSN
+        serverType: ODBC
+        connection: { connectionString: DSN=contacts }
+      - name: ODBC database
+        serverType: ODBC
+        connection: { database: contacts }
+      - name: Lotus
+        serverType: Lotus
+        connection: { host: lotusserver }
+      - name: CSV
+        serverType: CSV
+        connection: { path: contacts.csv }
+      - name: Outlook
+        type: private
+        serverType: Outlook
+  `;
+  expect(run({ 'directories.yaml': ok }).map(short)).toEqual([]);
 });
 
 describe('a resource with schema errors', () => {
