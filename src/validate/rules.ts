@@ -11,7 +11,7 @@ import { error, warning, type NodePath, type PendingDiagnostic } from '../diagno
 import { fieldRef } from '../config/parse.js';
 import type { KindName } from '../model/kinds.js';
 import { all, get, type DesiredState, type Resource } from '../model/resource.js';
-import { byCapacity, EXTENSION_KINDS, expandNumbers, supervision } from '../model/extensions.js';
+import { byCapacity, EXTENSION_KINDS, expandNumbers, extensionsOf, supervision } from '../model/extensions.js';
 import { applicationUsers } from '../model/licences.js';
 import type { KnownIds } from './validate.js';
 import { checkDialPlans } from './dialplan-rules.js';
@@ -225,11 +225,44 @@ function checkDevicesAndLinks(ctx: RuleContext): void {
     });
   }
   checkCapacity(ctx);
+  checkSoftphoneNumbers(ctx);
   for (const bot of all(ctx.state, 'BotGroup')) {
     const domain = (bot.body as Body).domain as string;
     if (!sipPerDomain.has(domain)) {
       ctx.error('bot-needs-sip', `bot group '${String((bot.body as Body).name)}' needs the SIP connection of domain '${domain}' to register its extensions (§9.5): add a PbxLink with protocol sip to that domain`, bot, ['domain']);
     }
+  }
+}
+
+/**
+ * A soft phone's "One Number" (§9.3) makes it an associated device of another extension: that
+ * number must be an extension declared in the soft phone's own domain, or the association names
+ * a device the server does not know.
+ */
+function checkSoftphoneNumbers(ctx: RuleContext): void {
+  let numbers: Map<string, Set<string>> | undefined; // domain → extensions, built on first need
+  const extensionsIn = (domain: string): Set<string> => {
+    if (!numbers) {
+      numbers = new Map();
+      for (const kind of EXTENSION_KINDS) {
+        for (const r of all(ctx.state, kind)) {
+          const d = (r.body as Body).domain as string;
+          const set = numbers.get(d) ?? new Set<string>();
+          for (const e of extensionsOf(kind, r.body as Body)) set.add(e.number);
+          numbers.set(d, set);
+        }
+      }
+    }
+    return numbers.get(domain) ?? new Set();
+  };
+  for (const u of all(ctx.state, 'User')) {
+    const domain = (u.body as Body).domain as string;
+    devicesOf(u).forEach((d, i) => {
+      const sp = d.softphone as Body | undefined;
+      const n = sp && typeof sp === 'object' ? sp.associatedNumber : undefined;
+      if (typeof n !== 'string' || extensionsIn(domain).has(n)) return;
+      ctx.error('softphone-number-unknown', `soft phone ${String(d.number)} of user '${u.id}' is associated with ${n} ("One Number", §9.3), which is no extension of domain '${domain}': give the number of a device declared in that domain, or remove associatedNumber`, u, ['devices', i, 'softphone', 'associatedNumber']);
+    });
   }
 }
 

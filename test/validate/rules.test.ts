@@ -928,6 +928,22 @@ const cases: Case[] = [
   },
 
   // -------------------------------------------------------------------------------------
+  // softphone-number-unknown (§9.3 "One Number")
+  {
+    rule: 'softphone-number-unknown',
+    name: "a soft phone associated with alice's extension 1001",
+    files: { 'users2.yaml': chloe('1003', 'SIP', '    softphone:\n      associatedNumber: "1001"\n') },
+    expect: ['users2.yaml:8:5 softphone-unauthorized'],
+  },
+  {
+    rule: 'softphone-number-unknown',
+    name: 'a soft phone associated with a number no device has, at the number',
+    files: { 'users2.yaml': chloe('1003', 'SIP', '    softphone:\n      associatedNumber: "1999"\n') },
+    expect: ['users2.yaml:8:5 softphone-unauthorized', 'users2.yaml:9:25 softphone-number-unknown'],
+    message: ["soft phone 1003 of user 'acme/paris/chloe' is associated with 1999 (\"One Number\", §9.3), which is no extension of domain 'acme/paris': give the number of a device declared in that domain, or remove associatedNumber"],
+  },
+
+  // -------------------------------------------------------------------------------------
   // parameter-value (HH:MM parameters)
   {
     rule: 'parameter-value',
@@ -1244,6 +1260,7 @@ describe('rules: a passing and a failing case for every rule id', () => {
       'license-exceeded',
       'caller-unavailable',
       'softphone-unauthorized',
+      'softphone-number-unknown',
       'parameter-value',
       'parameter-level',
       'parameter-conflict',
