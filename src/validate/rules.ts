@@ -226,6 +226,19 @@ function checkDevicesAndLinks(ctx: RuleContext): void {
   }
   checkCapacity(ctx);
   checkSoftphoneNumbers(ctx);
+  const smsPerDomain = new Map<string, Resource>();
+  for (const s of all(ctx.state, 'SmsProvider')) {
+    const b = s.body as Body;
+    const first = smsPerDomain.get(b.domain as string);
+    if (!first) {
+      smsPerDomain.set(b.domain as string, s);
+      continue;
+    }
+    ctx.report({
+      ...error('sms-provider-per-domain', `domain '${String(b.domain)}' already has an SMS provider ('${String((first.body as Body).name)}'); the server works with a single SMS provider (§9.1.9): keep one of them, or move this one to another domain`, fieldRef(s, ['name'])),
+      related: { label: 'first SMS provider', at: first.source },
+    });
+  }
   for (const bot of all(ctx.state, 'BotGroup')) {
     const domain = (bot.body as Body).domain as string;
     if (!sipPerDomain.has(domain)) {

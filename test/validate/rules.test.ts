@@ -944,6 +944,41 @@ const cases: Case[] = [
   },
 
   // -------------------------------------------------------------------------------------
+  // sms-provider-per-domain (§9.1.9: a single SMS provider)
+  {
+    rule: 'sms-provider-per-domain',
+    name: 'one SMS provider in the domain',
+    files: { 'sms.yaml': header('SmsProvider') + yaml`
+      domain: acme/paris
+      name: J2S
+      url: http://www.ecosms.fr/ecosms.wsdl
+      key: \${env:J2S_SMS_KEY}
+    ` },
+    env: { J2S_SMS_KEY: 'x' },
+    expect: [],
+  },
+  {
+    rule: 'sms-provider-per-domain',
+    name: 'a second SMS provider in the same domain, at its name',
+    files: { 'sms.yaml': header('SmsProvider') + yaml`
+      domain: acme/paris
+      name: J2S
+      url: http://www.ecosms.fr/ecosms.wsdl
+      key: \${env:J2S_SMS_KEY}
+      ---
+      apiVersion: switchboard/v1
+      kind: SmsProvider
+      domain: acme/paris
+      name: Other
+      url: http://sms.example.com/ws
+      key: \${env:J2S_SMS_KEY}
+    ` },
+    env: { J2S_SMS_KEY: 'x' },
+    expect: ['sms.yaml:11:7 sms-provider-per-domain'],
+    message: ["domain 'acme/paris' already has an SMS provider ('J2S'); the server works with a single SMS provider (§9.1.9): keep one of them, or move this one to another domain"],
+  },
+
+  // -------------------------------------------------------------------------------------
   // parameter-value (HH:MM parameters)
   {
     rule: 'parameter-value',
@@ -1261,6 +1296,7 @@ describe('rules: a passing and a failing case for every rule id', () => {
       'caller-unavailable',
       'softphone-unauthorized',
       'softphone-number-unknown',
+      'sms-provider-per-domain',
       'parameter-value',
       'parameter-level',
       'parameter-conflict',
