@@ -17,7 +17,7 @@ import { parseAllowDestroy } from '../plan/safety.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../plan/types.js';
 import { renderText } from '../render/text.js';
 import { renderMarkdown } from '../render/markdown.js';
-import { planFileProblems } from '../plan/plan-file.js';
+import { planFileProblems } from '../apply/plan-file.js';
 import { applyPlan, secretsFromReferences, type ApplyOutcome, type SecretValues } from '../apply/apply.js';
 import { getPath, type DesiredState } from '../model/resource.js';
 import { fieldPath } from '../diagnostics.js';

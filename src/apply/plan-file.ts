@@ -5,7 +5,8 @@
  * edited, of another version, or built to hurt. Rendering and applying walk it, so it is
  * checked here first — its depth (without recursion), then against schemas/plan.schema.json,
  * the published description of the format (also what the golden tests check plans against) —
- * and every problem is reported with where it is. Reads the schema file once per process.
+ * and every problem is reported with where it is. Reads the schema file once per process: it
+ * lives with apply, at the edge, not in the pure plan/ folder.
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describeJsonPath, MAX_JSON_DEPTH, tooDeepAt } from '../runtime/json-depth.js';
 import { SCHEMA_DIR } from '../schema/registry.js';
-import { PLAN_FORMAT_VERSION } from './types.js';
+import { PLAN_FORMAT_VERSION } from '../plan/types.js';
 
 /** Problems reported for one file, at most; the rest are counted. */
 const MAX_PROBLEMS = 10;
