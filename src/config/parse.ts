@@ -153,7 +153,8 @@ function parseWithPositions(file: string, text: string, diagnostics: PendingDiag
 }
 
 function isStackOverflow(e: unknown): boolean {
-  return (e instanceof RangeError || (e instanceof Error && e.name === 'YAMLParseError') || (e instanceof Error && 'code' in e)) && /Maximum call stack size exceeded/.test((e as Error).message);
+  // a RangeError thrown, or the parser's own error wrapping the one it caught
+  return e instanceof Error && /Maximum call stack size exceeded/.test(e.message);
 }
 
 /**
